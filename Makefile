@@ -1,0 +1,55 @@
+# Lagebild: set-up, run and test. Two commands for a fresh machine: `make run`, `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8501
+
+.PHONY: run test lint venv dev assets chromium demo bench clean
+
+$(BIN)/python:
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+	  echo "python3-venv is missing: installing it with apt-get"; \
+	  $(SUDO) apt-get update && $(SUDO) apt-get install -y python3-venv && $(PYTHON) -m venv $(VENV); }
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+$(VENV)/.runtime: $(BIN)/python requirements.txt constraints.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
+	@touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	@touch $@
+
+venv: $(VENV)/.runtime
+dev: $(VENV)/.dev
+
+# Leaflet and plugins are copied from their PyPI packages into static/vendor (git-ignored).
+assets: $(VENV)/.runtime
+	$(BIN)/python -m geo.assets
+
+# Debian's Chromium for the browser tests (never a downloaded browser).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium with apt-get"; \
+	  $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y chromium; }
+
+run: assets
+	$(BIN)/streamlit run dashboard.py --server.port $(PORT)
+
+lint: dev
+	$(BIN)/ruff check .
+
+test: dev assets chromium
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+demo: venv
+	$(BIN)/python -m data demo --out data/demo
+
+bench: dev assets
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) static/vendor .pytest_cache test-output

@@ -1,0 +1,104 @@
+"""``python -m data``: the data command line (demo data, checks, imports).
+
+Exit codes: 0 success, 1 invalid data (or a rejected import), 2 usage errors.
+The last line of ``check`` output is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from data import generator
+from data.contracts import format_errors
+from data.folder import load_folder, prepare, read_folder, write_folder
+
+# Subcommands added by other modules (e.g. imports): name -> (configure parser, run).
+EXTRA_COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None],
+                                Callable[[argparse.Namespace], int]]] = {}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # exit 2 with a clear line, as argparse does
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {text!r}")
+    return value
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
+    frames, meta = generator.generate(seed=args.seed, complaints=args.complaints, pings=args.pings)
+    t1 = time.perf_counter()
+    out = write_folder(args.out, frames, meta)
+    t2 = time.perf_counter()
+    size = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
+    print(f"wrote demo data to {out} ({size / 1e6:.1f} MB; generated in {t1 - t0:.1f} s, "
+          f"written in {t2 - t1:.1f} s)")
+    print(json.dumps({"out": str(out), "bytes": size, "generate_s": round(t1 - t0, 2),
+                      "write_s": round(t2 - t1, 2),
+                      "records": {k: len(v) for k, v in frames.items()}}))
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    folder = Path(args.folder)
+    frames, meta, errors = read_folder(folder)
+    summary: dict = {"folder": str(folder), "valid": errors.empty}
+    if errors.empty:
+        summary.update(prepare(frames, meta, folder).summary())
+    else:
+        summary["records"] = {k: len(v) for k, v in frames.items()}
+        for line in format_errors(errors, limit=args.max_errors):
+            print(line)
+    summary["errors"] = [
+        {"dataset": r.dataset, "row": None if r.row is None or r.row != r.row else int(r.row),
+         "column": r.column, "value": None if r.value is None else str(r.value),
+         "reason": r.reason}
+        for r in errors.head(args.max_errors).itertuples(index=False)
+    ]
+    summary["error_count"] = len(errors)
+    if errors.empty:
+        print(f"{folder}: valid")
+    print(json.dumps(summary, ensure_ascii=False))
+    return 0 if errors.empty else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m data", description="Lagebild data tools")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    demo = sub.add_parser("demo", help="write the synthetic demo city as a data folder")
+    demo.add_argument("--out", required=True, help="target folder")
+    demo.add_argument("--seed", type=_non_negative, default=generator.DEFAULT_SEED)
+    demo.add_argument("--complaints", type=_non_negative, default=generator.DEFAULT_COMPLAINTS)
+    demo.add_argument("--pings", type=_non_negative, default=generator.DEFAULT_PINGS)
+    demo.set_defaults(func=cmd_demo)
+    check = sub.add_parser("check", help="validate a data folder")
+    check.add_argument("folder")
+    check.add_argument("--max-errors", type=_non_negative, default=100)
+    check.set_defaults(func=cmd_check)
+    for name, (configure, run) in EXTRA_COMMANDS.items():
+        p = sub.add_parser(name)
+        configure(p)
+        p.set_defaults(func=run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+__all__ = ["load_folder", "main"]

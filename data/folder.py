@@ -1,0 +1,267 @@
+"""Data folders: the on-disk layout of a city's data, read and written in one place.
+
+Layout of a data folder (every file optional unless marked)::
+
+    dataset.json            metadata: {"name": ..., "synthetic": true|false, ...}
+    districts.geojson       (required) FeatureCollection, properties = contract fields
+    focus_areas.geojson     FeatureCollection, properties = contract fields
+    categories.csv|.parquet (required)
+    offices.csv|.parquet
+    patrols.csv|.parquet
+    patrol_points.csv|.parquet
+    complaints.csv|.parquet
+    staff_incidents.csv|.parquet
+
+Polygons are GeoJSON in WGS84; tables are CSV (UTF-8, comma, ISO 8601 times with offset)
+or Parquet (typed columns; preferred for the large tables). When both exist, Parquet wins.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import shapely
+import shapely.geometry
+
+from data import contracts
+from data.contracts import DATASETS, SPECS
+from data.periods import quarter_label, quarter_ordinals
+
+REQUIRED_FILES = ("districts", "categories")
+META_FILE = "dataset.json"
+
+
+class DataFolderError(ValueError):
+    """A data folder that cannot be used; ``errors`` is the error table."""
+
+    def __init__(self, folder: Path, errors: pd.DataFrame) -> None:
+        self.folder = folder
+        self.errors = errors
+        lines = contracts.format_errors(errors, limit=10)
+        super().__init__(f"invalid data folder {str(folder)!r}:\n" + "\n".join(lines))
+
+
+@dataclass
+class DataBundle:
+    """The validated data sets of one data folder, in canonical form.
+
+    Derived columns added on load: ``district_id`` (point in polygon) and ``quarter``
+    (ordinal, see :mod:`data.periods`) on complaints and staff incidents, ``district_id``
+    on offices, and ``field`` on complaints (from the category).
+    """
+
+    frames: dict[str, pd.DataFrame]
+    meta: dict = field(default_factory=dict)
+    path: Path | None = None
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        return self.frames[name]
+
+    @property
+    def synthetic(self) -> bool:
+        return bool(self.meta.get("synthetic", False))
+
+    def quarters(self) -> list[int]:
+        """Quarter ordinals that hold complaints or patrols, ascending."""
+        found: set[int] = set()
+        if len(self.frames["complaints"]):
+            found.update(np.unique(self.frames["complaints"]["quarter"]).tolist())
+        if len(self.frames["patrols"]):
+            found.update(np.unique(quarter_ordinals(self.frames["patrols"]["start"])).tolist())
+        return sorted(q for q in found if q >= 0)
+
+    def bbox(self) -> tuple[float, float, float, float]:
+        """(min lon, min lat, max lon, max lat) of the districts."""
+        geoms = self.frames["districts"]["geometry"].to_numpy()
+        xmin, ymin, xmax, ymax = shapely.total_bounds(geoms)
+        return (float(xmin), float(ymin), float(xmax), float(ymax))
+
+    def counts(self) -> dict[str, int]:
+        return {name: len(frame) for name, frame in self.frames.items()}
+
+    def summary(self) -> dict:
+        return {
+            "records": self.counts(),
+            "quarters": [quarter_label(q) for q in self.quarters()],
+            "bbox": [round(v, 6) for v in self.bbox()],
+        }
+
+
+def _read_geojson(path: Path) -> pd.DataFrame:
+    with path.open(encoding="utf-8") as fh:
+        doc = json.load(fh)
+    if doc.get("type") != "FeatureCollection":
+        raise ValueError(f"{path.name}: expected a GeoJSON FeatureCollection, got {doc.get('type')!r}")
+    rows = []
+    for feature in doc.get("features", []):
+        props = dict(feature.get("properties") or {})
+        try:
+            props["geometry"] = shapely.geometry.shape(feature["geometry"])
+        except Exception as exc:  # malformed geometry: reported by validation
+            props["geometry"] = f"invalid geometry: {exc}"
+        rows.append(props)
+    return pd.DataFrame(rows)
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
+
+
+def _find(folder: Path, name: str) -> Path | None:
+    if SPECS[name].form == "polygons":
+        candidates = [folder / f"{name}.geojson"]
+    else:
+        candidates = [folder / f"{name}.parquet", folder / f"{name}.csv"]
+    return next((p for p in candidates if p.exists()), None)
+
+
+def read_folder(folder: str | Path) -> tuple[dict[str, pd.DataFrame], dict, pd.DataFrame]:
+    """Read and validate every data set; never raises for bad content.
+
+    Returns (canonical frames, metadata, error table).
+    """
+    folder = Path(folder)
+    errors: list[pd.DataFrame] = []
+    frames: dict[str, pd.DataFrame] = {}
+    if not folder.is_dir():
+        return {}, {}, contracts.errors_frame(
+            [("folder", None, None, str(folder), "data folder does not exist")]
+        )
+    meta: dict = {}
+    meta_path = folder / META_FILE
+    if meta_path.exists():
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            errors.append(contracts.errors_frame([(META_FILE, None, None, None, f"not JSON: {exc}")]))
+    for name in DATASETS:
+        path = _find(folder, name)
+        if path is None:
+            if name in REQUIRED_FILES:
+                errors.append(contracts.errors_frame(
+                    [(name, None, None, None, f"file {name}.* is missing in {folder}")]))
+            frames[name] = contracts.empty_frame(name)
+            continue
+        try:
+            raw = _read_geojson(path) if path.suffix == ".geojson" else _read_table(path)
+        except Exception as exc:
+            errors.append(contracts.errors_frame(
+                [(name, None, None, path.name, f"cannot read {path.name}: {exc}")]))
+            frames[name] = contracts.empty_frame(name)
+            continue
+        frame, errs = contracts.validate(name, raw)
+        frames[name] = frame
+        errors.append(errs)
+    errors.append(contracts.check_references(frames))
+    errors = [e for e in errors if not e.empty]
+    table = pd.concat(errors, ignore_index=True) if errors else contracts.errors_frame([])
+    return frames, meta, table
+
+
+def load_folder(folder: str | Path) -> DataBundle:
+    """Load a data folder into a :class:`DataBundle`; raises :class:`DataFolderError`."""
+    frames, meta, errors = read_folder(folder)
+    if not errors.empty:
+        raise DataFolderError(Path(folder), errors)
+    return prepare(frames, meta, Path(folder))
+
+
+def prepare(frames: dict[str, pd.DataFrame], meta: dict, path: Path | None = None) -> DataBundle:
+    """Add the derived columns to validated frames."""
+    from geo.spatial import assign_polygons
+
+    frames = dict(frames)
+    districts = frames["districts"]
+    polys, ids = districts["geometry"].tolist(), districts["district_id"].tolist()
+    complaints = contracts.derive_fields(frames["complaints"], frames["categories"])
+    for name, frame, time_col in (
+        ("complaints", complaints, "received_at"),
+        ("staff_incidents", frames["staff_incidents"], "occurred_at"),
+        ("offices", frames["offices"], None),
+    ):
+        frame = frame.copy()
+        frame["district_id"] = assign_polygons(frame["lat"].to_numpy(), frame["lon"].to_numpy(),
+                                               polys, ids)
+        if time_col:
+            frame["quarter"] = quarter_ordinals(frame[time_col])
+        frames[name] = frame
+    patrols = frames["patrols"].copy()
+    patrols["quarter"] = quarter_ordinals(patrols["start"])
+    frames["patrols"] = patrols
+    return DataBundle(frames=frames, meta=meta, path=path)
+
+
+# --- writing -------------------------------------------------------------------------------
+
+def _json_value(value: object) -> object:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return None if pd.isna(value) else value.isoformat()
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def _round_coords(geom: shapely.Geometry, digits: int = 6) -> dict:
+    return json.loads(json.dumps(shapely.geometry.mapping(shapely.set_precision(geom, 10**-digits))))
+
+
+def write_geojson(frame: pd.DataFrame, path: Path) -> None:
+    features = []
+    for rec in frame.to_dict("records"):
+        geom = rec.pop("geometry")
+        props = {k: _json_value(v) for k, v in rec.items()}
+        features.append({"type": "Feature", "properties": props, "geometry": _round_coords(geom)})
+    doc = {"type": "FeatureCollection", "features": features}
+    path.write_text(json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n",
+                    encoding="utf-8")
+
+
+def _csv_ready(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for col in out.columns:
+        if isinstance(out[col].dtype, pd.DatetimeTZDtype):
+            out[col] = out[col].map(lambda t: "" if pd.isna(t) else t.isoformat())
+    return out
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> None:
+    if path.suffix == ".parquet":
+        frame.to_parquet(path, index=False, compression="zstd")
+    else:
+        _csv_ready(frame).to_csv(path, index=False, lineterminator="\n")
+
+
+def write_folder(
+    folder: str | Path,
+    frames: dict[str, pd.DataFrame],
+    meta: dict,
+    parquet: tuple[str, ...] = ("complaints", "patrol_points"),
+) -> Path:
+    """Write canonical frames as a data folder (only the contract columns)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in frames.items():
+        cols = [c for c in SPECS[name].columns if c in frame.columns]
+        frame = frame[cols]
+        if SPECS[name].form == "polygons":
+            write_geojson(frame, folder / f"{name}.geojson")
+        else:
+            ext = "parquet" if name in parquet else "csv"
+            for stale in folder.glob(f"{name}.*"):
+                stale.unlink()
+            write_table(frame, folder / f"{name}.{ext}")
+    (folder / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n",
+                                    encoding="utf-8")
+    return folder

@@ -1,0 +1,1 @@
+"""Geometry, cells and spatial analytics. Plain Python: never imports streamlit."""
