@@ -1,0 +1,1 @@
+"""Charts, map builders' shared texts and formats. Plain Python: never imports streamlit."""
