@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from data import generator
-from data.contracts import format_errors
+from data.contracts import error_records, format_errors
 from data.folder import load_folder, prepare, read_folder, write_folder
 
 # Subcommands added by other modules (e.g. imports): name -> (configure parser, run).
@@ -63,12 +63,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         summary["records"] = {k: len(v) for k, v in frames.items()}
         for line in format_errors(errors, limit=args.max_errors):
             print(line)
-    summary["errors"] = [
-        {"dataset": r.dataset, "row": None if r.row is None or r.row != r.row else int(r.row),
-         "column": r.column, "value": None if r.value is None else str(r.value),
-         "reason": r.reason}
-        for r in errors.head(args.max_errors).itertuples(index=False)
-    ]
+    summary["errors"] = error_records(errors, limit=args.max_errors)
     summary["error_count"] = len(errors)
     if errors.empty:
         print(f"{folder}: valid")

@@ -480,12 +480,33 @@ def format_errors(errors: pd.DataFrame, limit: int = 20) -> list[str]:
     """Human-readable lines for the first ``limit`` errors."""
     lines = []
     for rec in errors.head(limit).itertuples(index=False):
-        where = f"row {rec.row}" if pd.notna(rec.row) else "file"
-        lines.append(f"{rec.dataset}: {where}, column {rec.column!r}: {rec.reason} "
-                     f"(got {rec.value!r})")
+        where = [f"row {rec.row}"] if pd.notna(rec.row) else []
+        if rec.column is not None and not pd.isna(rec.column):
+            where.append(f"column {rec.column!r}")
+        got = "" if rec.value is None or (isinstance(rec.value, float) and np.isnan(rec.value)) \
+            else f" (got {rec.value!r})"
+        prefix = f"{rec.dataset}: {', '.join(where)}" if where else rec.dataset
+        lines.append(f"{prefix}: {rec.reason}{got}")
     if len(errors) > limit:
         lines.append(f"... and {len(errors) - limit} more errors")
     return lines
+
+
+def error_records(errors: pd.DataFrame, limit: int | None = None) -> list[dict]:
+    """JSON-ready error dicts (dataset, row, column, value as text, reason)."""
+    out = []
+    table = errors if limit is None else errors.head(limit)
+    for rec in table.itertuples(index=False):
+        value = rec.value
+        missing = value is None or (not isinstance(value, str) and bool(pd.isna(value)))
+        out.append({
+            "dataset": rec.dataset,
+            "row": None if pd.isna(rec.row) else int(rec.row),
+            "column": None if rec.column is None or pd.isna(rec.column) else str(rec.column),
+            "value": None if missing else str(value),
+            "reason": rec.reason,
+        })
+    return out
 
 
 def errors_frame(rows: Iterable[Sequence[object]]) -> pd.DataFrame:

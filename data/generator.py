@@ -234,11 +234,11 @@ def _day_weights(cats: str, quarters: tuple[float, ...]) -> np.ndarray:
     q_index = ((days.year - START.year) * 12 + days.month - START.month) // 3
     w = np.asarray(quarters, dtype=float)[q_index]
     amp = 0.45 if cats in SUMMER_STRONG else 0.12
-    w = w * (1 + amp * np.cos(2 * np.pi * (days.dayofyear.to_numpy() - 200) / 365.25))
+    w = w * (1 + amp * np.cos(2 * np.pi * (days.day_of_year.to_numpy() - 200) / 365.25))
     if cats in WEEKEND_STRONG:
-        w = w * np.where(days.dayofweek.to_numpy() >= 4, 1.6, 1.0)
+        w = w * np.where(days.day_of_week.to_numpy() >= 4, 1.6, 1.0)
     elif cats == "parken":
-        w = w * np.where(days.dayofweek.to_numpy() >= 5, 0.5, 1.0)
+        w = w * np.where(days.day_of_week.to_numpy() >= 5, 0.5, 1.0)
     return w / w.sum()
 
 
