@@ -49,9 +49,10 @@ class DataFolderError(ValueError):
 class DataBundle:
     """The validated data sets of one data folder, in canonical form.
 
-    Derived columns added on load: ``district_id`` (point in polygon) and ``quarter``
-    (ordinal, see :mod:`data.periods`) on complaints and staff incidents, ``district_id``
-    on offices, and ``field`` on complaints (from the category).
+    Derived columns added on load: ``district_id`` (point in polygon), ``quarter``
+    (ordinal, see :mod:`data.periods`), ``weekday`` (0 = Monday) and ``hour`` (local time)
+    on complaints and staff incidents, ``district_id`` on offices, ``quarter`` on patrols,
+    and ``field`` on complaints (from the category).
     """
 
     frames: dict[str, pd.DataFrame]
@@ -189,7 +190,10 @@ def prepare(frames: dict[str, pd.DataFrame], meta: dict, path: Path | None = Non
         frame["district_id"] = assign_polygons(frame["lat"].to_numpy(), frame["lon"].to_numpy(),
                                                polys, ids)
         if time_col:
-            frame["quarter"] = quarter_ordinals(frame[time_col])
+            local = frame[time_col].dt.tz_convert(contracts.TZ)
+            frame["quarter"] = quarter_ordinals(local)
+            frame["weekday"] = local.dt.weekday.to_numpy(dtype="int8")
+            frame["hour"] = local.dt.hour.to_numpy(dtype="int8")
         frames[name] = frame
     patrols = frames["patrols"].copy()
     patrols["quarter"] = quarter_ordinals(patrols["start"])

@@ -1,0 +1,171 @@
+"""KPIs, trend signals and "what changed" (design.md sections 3 and 4).
+
+Trend signal between a current count c and a previous count p of equal-length periods:
+``z = 2 (sqrt(c) - sqrt(p))`` (the variance-stabilised difference of two Poisson counts).
+|z| >= 2 is a signal, |z| >= 3 a strong one. For KPIs that are not plain counts the signal is
+taken on the count behind them: complaints per 1,000 inhabitants on the complaint count
+(the population is the same in both periods), the joint-patrol share on joint patrol hours,
+patrol hours on whole hours. Percent change is only given when the previous count is at
+least :data:`MIN_COUNT_FOR_PERCENT`: for small counts it says nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from data.filters import Filters, complaint_mask, incident_mask
+
+STRONG = 3.0
+SIGNAL = 2.0
+MIN_COUNT_FOR_PERCENT = 20
+OPEN_STATUSES = ("open", "in_progress")
+
+
+def trend_z(current: float | np.ndarray, previous: float | np.ndarray) -> float | np.ndarray:
+    """``2 (sqrt(c) - sqrt(p))``; counts must not be negative."""
+    c = np.asarray(current, dtype=float)
+    p = np.asarray(previous, dtype=float)
+    if (c < 0).any() or (p < 0).any():
+        raise ValueError(f"counts must not be negative, got current={current!r}, previous={previous!r}")
+    z = 2.0 * (np.sqrt(c) - np.sqrt(p))
+    return float(z) if z.ndim == 0 else z
+
+
+def signal(z: float | None) -> str:
+    """``strong_up``, ``up``, ``none``, ``down`` or ``strong_down`` (``none`` for None/NaN)."""
+    if z is None or np.isnan(z):
+        return "none"
+    if z >= STRONG:
+        return "strong_up"
+    if z >= SIGNAL:
+        return "up"
+    if z <= -STRONG:
+        return "strong_down"
+    if z <= -SIGNAL:
+        return "down"
+    return "none"
+
+
+@dataclass(frozen=True)
+class Kpi:
+    key: str
+    current: float
+    previous: float | None = None
+    z: float | None = None
+    basis_previous: float | None = None  # the count the signal is taken on (previous)
+
+    @property
+    def signal(self) -> str:
+        return signal(self.z)
+
+    @property
+    def pct_change(self) -> float | None:
+        """Relative change, only when the previous basis count is large enough."""
+        if self.previous is None or self.basis_previous is None:
+            return None
+        if self.basis_previous < MIN_COUNT_FOR_PERCENT or self.previous == 0:
+            return None
+        return (self.current - self.previous) / self.previous
+
+
+def _kpi(key: str, cur: float, prev: float | None, basis_cur: float, basis_prev: float | None) -> Kpi:
+    if prev is None or basis_prev is None:
+        return Kpi(key, cur)
+    return Kpi(key, cur, prev, trend_z(basis_cur, basis_prev), basis_prev)
+
+
+def population(districts: pd.DataFrame, f: Filters) -> float | None:
+    """Inhabitants of the selected districts (None when any lacks a population)."""
+    sel = districts if not f.districts else districts[districts["district_id"].isin(f.districts)]
+    pop = sel["population"]
+    if pop.isna().any() or pop.empty:
+        return None
+    return float(pop.sum())
+
+
+def overview_kpis(
+    complaints: pd.DataFrame,
+    incidents: pd.DataFrame,
+    districts: pd.DataFrame,
+    f: Filters,
+    hours_now: Mapping[str, float],
+    hours_prev: Mapping[str, float] | None,
+    has_previous: bool,
+) -> list[Kpi]:
+    """The six KPI tiles of the Übersicht for the filtered period vs the previous one.
+
+    ``hours_now``/``hours_prev`` are patrol hours by kind (kod, joint, police) under the
+    same filters; ``has_previous`` says whether the data covers the previous period.
+    """
+    prev_f = f.previous()
+    cur_mask = complaint_mask(complaints, f)
+    prev_mask = complaint_mask(complaints, prev_f) if has_previous else None
+    n_cur = float(cur_mask.sum())
+    n_prev = float(prev_mask.sum()) if prev_mask is not None else None
+    pop = population(districts, f)
+
+    def per_1000(n: float | None) -> float | None:
+        return None if n is None or not pop else n / pop * 1000
+
+    open_cur = float((cur_mask & complaints["status"].isin(OPEN_STATUSES).to_numpy()).sum())
+    open_prev = (float((prev_mask & complaints["status"].isin(OPEN_STATUSES).to_numpy()).sum())
+                 if prev_mask is not None else None)
+    inc_cur = float(incident_mask(incidents, f).sum())
+    inc_prev = float(incident_mask(incidents, prev_f).sum()) if has_previous else None
+    h_cur = float(sum(hours_now.values()))
+    h_prev = float(sum(hours_prev.values())) if hours_prev is not None else None
+    j_cur = float(hours_now.get("joint", 0.0))
+    j_prev = float(hours_prev.get("joint", 0.0)) if hours_prev is not None else None
+    share_cur = j_cur / h_cur if h_cur else 0.0
+    share_prev = (j_prev / h_prev if h_prev else 0.0) if hours_prev is not None else None
+    kpis = [
+        _kpi("complaints", n_cur, n_prev, n_cur, n_prev),
+        _kpi("per_1000", per_1000(n_cur) or 0.0, per_1000(n_prev), n_cur, n_prev)
+        if pop else Kpi("per_1000", float("nan")),
+        _kpi("patrol_hours", h_cur, h_prev, round(h_cur), None if h_prev is None else round(h_prev)),
+        _kpi("joint_share", share_cur, share_prev, round(j_cur),
+             None if j_prev is None else round(j_prev)),
+        _kpi("open_complaints", open_cur, open_prev, open_cur, open_prev),
+        _kpi("staff_incidents", inc_cur, inc_prev, inc_cur, inc_prev),
+    ]
+    return kpis
+
+
+def compare_counts(current: pd.Series, previous: pd.Series) -> pd.DataFrame:
+    """Counts per key in two periods with z and signal, sorted by |z| (largest first)."""
+    keys = current.index.union(previous.index)
+    out = pd.DataFrame({
+        "current": current.reindex(keys, fill_value=0).astype(float),
+        "previous": previous.reindex(keys, fill_value=0).astype(float),
+    })
+    out["z"] = trend_z(out["current"].to_numpy(), out["previous"].to_numpy())
+    out["signal"] = [signal(z) for z in out["z"]]
+    out = out.reindex(out["z"].abs().sort_values(ascending=False, kind="stable").index)
+    out.index.name = "key"
+    return out.reset_index()
+
+
+def what_changed(complaints: pd.DataFrame, f: Filters, by: str) -> pd.DataFrame:
+    """Districts or categories (``by`` = ``district_id``/``category``) with |z| >= 2."""
+    if by not in ("district_id", "category"):
+        raise ValueError(f"by must be 'district_id' or 'category', got {by!r}")
+    cur = complaints.loc[complaint_mask(complaints, f), by].value_counts()
+    prev = complaints.loc[complaint_mask(complaints, f.previous()), by].value_counts()
+    table = compare_counts(cur, prev)
+    return table[table["z"].abs() >= SIGNAL].reset_index(drop=True)
+
+
+def quarterly_counts(complaints: pd.DataFrame, f: Filters, quarters: list[int],
+                     by: str | None = None) -> pd.DataFrame:
+    """Complaint counts per quarter (all ``quarters``, other filters applied), optionally by a column."""
+    mask = complaint_mask(complaints, f, quarters=quarters)
+    sel = complaints.loc[mask]
+    if by is None:
+        counts = sel.groupby("quarter").size().reindex(quarters, fill_value=0)
+        return counts.rename("count").rename_axis("quarter").reset_index()
+    counts = sel.groupby(["quarter", by]).size().rename("count").reset_index()
+    return counts
