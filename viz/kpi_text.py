@@ -15,11 +15,6 @@ register({
     "kpi.joint_share": ("Anteil gemeinsamer Streifen", "Joint patrol share"),
     "kpi.open_complaints": ("Offene Beschwerden", "Open complaints"),
     "kpi.staff_incidents": ("Übergriffe auf Beschäftigte", "Incidents against staff"),
-    "signal.strong_up": ("▲▲ starker Anstieg", "▲▲ strong increase"),
-    "signal.up": ("▲ Anstieg", "▲ increase"),
-    "signal.none": ("keine signifikante Änderung", "no significant change"),
-    "signal.down": ("▼ Rückgang", "▼ decrease"),
-    "signal.strong_down": ("▼▼ starker Rückgang", "▼▼ strong decrease"),
     "kpi.no_previous": ("kein Vorzeitraum in den Daten", "no previous period in the data"),
     "kpi.vs_previous": ("ggü. Vorzeitraum: {prev}", "vs previous period: {prev}"),
     "kpi.help": (
@@ -63,10 +58,8 @@ def kpi_text(kpi: Kpi, lang: str) -> KpiText:
     if pct is not None:
         parts.insert(0, fmt_percent(pct, lang, 0, signed=True))
     parts.append(f"z = {fmt_number(kpi.z, lang, 1)}")
-    if kpi.signal == "none":
-        color = "gray"
-    else:
-        color = "blue" if (kpi.z > 0) == UP_IS_GOOD[kpi.key] else "orange"
+    good_news = (kpi.z > 0) == UP_IS_GOOD[kpi.key]
+    color = "gray" if kpi.signal == "none" else "blue" if good_news else "orange"
     arrow = "up" if kpi.z > 0 else "down" if kpi.z < 0 else "off"
     help_text = t("kpi.vs_previous", lang, prev=_value(kpi.key, kpi.previous, lang)) + " · " + t(
         "kpi.help", lang)

@@ -1,0 +1,108 @@
+"""The spatial model of one data set: its cells and pre-aggregated cubes, built once.
+
+Everything the pages ask per filter change (cell counts, presence per cell and district) is
+answered from the cubes (see :mod:`geo.dosage`), so a rerun never touches the raw rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from data.contracts import PATROL_KINDS
+from data.filters import Filters
+from data.folder import DataBundle
+from geo import dosage
+from geo.cells import CellIndex, build_cell_index
+
+
+@dataclass(frozen=True, eq=False)
+class SpatialModel:
+    index: CellIndex
+    complaint_cube: pd.DataFrame
+    presence_cube: pd.DataFrame
+    districts: pd.DataFrame  # district_id, name, population
+    category_field: dict[str, str]
+
+
+def build(bundle: DataBundle, resolution: int = 9) -> SpatialModel:
+    index = build_cell_index(bundle["districts"], resolution)
+    cats = bundle["categories"]
+    return SpatialModel(
+        index=index,
+        complaint_cube=dosage.build_complaint_cube(bundle["complaints"], index),
+        presence_cube=dosage.build_presence_cube(bundle["patrol_points"], bundle["patrols"], index),
+        districts=bundle["districts"][["district_id", "name", "population"]].copy(),
+        category_field=dict(zip(cats["category"], cats["field"], strict=True)),
+    )
+
+
+def _common(f: Filters) -> dict:
+    return {
+        "quarters": f.quarters,
+        "weekdays": list(f.weekdays) or None,
+        "hours": None if f.hours == (0, 24) else f.hours,
+    }
+
+
+def categories_of(model: SpatialModel, f: Filters) -> list[str] | None:
+    """The categories the filters select (None: all)."""
+    if f.categories:
+        return list(f.categories)
+    if f.fields:
+        return [c for c, fld in model.category_field.items() if fld in f.fields]
+    return None
+
+
+def complaint_cell_counts(model: SpatialModel, f: Filters, quarters: list[int] | None = None
+                          ) -> np.ndarray:
+    """Complaints per cell (length n_cells) for the filters (optionally other quarters)."""
+    args = _common(f)
+    if quarters is not None:
+        args["quarters"] = quarters
+    return dosage.complaint_counts(model.complaint_cube, model.index,
+                                   categories=categories_of(model, f),
+                                   districts=list(f.districts) or None, **args)
+
+
+def complaint_counts_by_quarter(model: SpatialModel, f: Filters, quarters: list[int]) -> np.ndarray:
+    return dosage.complaint_counts_by_quarter(model.complaint_cube, model.index, quarters,
+                                              categories=categories_of(model, f),
+                                              districts=list(f.districts) or None,
+                                              weekdays=list(f.weekdays) or None,
+                                              hours=None if f.hours == (0, 24) else f.hours)
+
+
+def presence_minutes(model: SpatialModel, f: Filters) -> dict[str, np.ndarray]:
+    """Presence minutes per cell by selected kind, plus ``total``."""
+    return dosage.presence_minutes(model.presence_cube, model.index, kinds=list(f.patrol_kinds()),
+                                   districts=list(f.districts) or None, **_common(f))
+
+
+def presence_cells(model: SpatialModel, f: Filters) -> pd.DataFrame:
+    """Long form: h3, kind, minutes (cells with presence only)."""
+    parts = []
+    for kind, minutes in presence_minutes(model, f).items():
+        if kind == "total":
+            continue
+        nz = np.flatnonzero(minutes > 0)
+        parts.append(pd.DataFrame({"h3": model.index.cells[nz], "kind": kind,
+                                   "minutes": minutes[nz]}))
+    if not parts:
+        return pd.DataFrame({"h3": [], "kind": [], "minutes": []})
+    return pd.concat(parts, ignore_index=True)
+
+
+def district_hours(model: SpatialModel, f: Filters) -> pd.DataFrame:
+    """Patrol hours per district and kind: district_id, kod, joint, police (0 for unselected)."""
+    table = dosage.district_presence(model.presence_cube, model.index, model.districts,
+                                     kinds=list(f.patrol_kinds()),
+                                     district_ids=list(f.districts) or None, **_common(f))
+    out = pd.DataFrame({"district_id": table["district_id"]})
+    for kind in PATROL_KINDS:
+        out[kind] = table[f"hours_{kind}"].fillna(0.0).to_numpy()
+    if f.districts:
+        out = out[out["district_id"].isin(f.districts)].reset_index(drop=True)
+    return out

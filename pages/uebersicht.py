@@ -1,0 +1,30 @@
+"""Übersicht: the state of the city at a glance (KPIs, what changed, a compact map)."""
+
+import streamlit as st
+
+from ui import chrome, widgets
+from viz import pagedata
+from viz.i18n import t
+
+ctx = chrome.page()
+lang, f = ctx.lang, ctx.filters
+model = widgets.spatial_model(ctx)
+
+st.title(t("page.uebersicht", lang))
+st.caption(pagedata.scope_caption(ctx.bundle, f, lang))
+
+widgets.kpi_tiles(pagedata.overview_kpis(ctx.bundle, model, f), lang)
+
+left, right = st.columns([3, 2])
+with left:
+    st.subheader(t("overview.map", lang))
+    widgets.show_map(pagedata.overview_map(ctx.bundle, model, f, lang, widgets.tiles()),
+                     key="overview_map", height=460)
+with right:
+    st.subheader(t("overview.changed", lang))
+    changed = pagedata.what_changed_tables(ctx.bundle, f, lang)
+    if changed.empty:
+        st.info(t("overview.nothing_changed", lang))
+    else:
+        st.dataframe(changed, hide_index=True, width="stretch")
+    st.caption(t("overview.changed_help", lang))

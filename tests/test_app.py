@@ -1,0 +1,184 @@
+"""AppTests: every page runs from dashboard.py; filters, URL state and language work."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from data.filters import Filters, complaint_mask
+from data.folder import load_folder
+from data.periods import parse_quarter
+from viz.i18n import fmt_number
+
+REPO = Path(__file__).resolve().parent.parent
+DASHBOARD = str(REPO / "dashboard.py")
+PAGES = ["pages/uebersicht.py", "pages/lagebild.py", "pages/bezirke.py"]
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return load_folder(REPO / "data" / "demo")
+
+
+def app(**query: str) -> AppTest:
+    at = AppTest.from_file(DASHBOARD, default_timeout=90)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def expected_count(demo, **kwargs) -> str:
+    f = Filters(parse_quarter("2026-Q3"), parse_quarter("2026-Q3"), **kwargs)
+    return fmt_number(int(complaint_mask(demo["complaints"], f).sum()), "de")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_runs(page: str) -> None:
+    at = app()
+    at.run()
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.title[0].value  # every page has a title
+    assert any("Demo-Daten (synthetisch)" in w.value for w in at.sidebar.warning)
+
+
+def test_default_is_latest_complete_quarter_and_all_districts(demo) -> None:
+    at = app()
+    at.run()
+    assert at.query_params["q"] == ["2026-Q3"]
+    assert metrics(at)["Beschwerden"] == expected_count(demo)
+    assert len(at.metric) == 6
+
+
+def test_district_filter_changes_kpis_and_url(demo) -> None:
+    at = app()
+    at.run()
+    before = metrics(at)
+    at.sidebar.multiselect(key="flt_d").set_value(["heessen"]).run()
+    after = metrics(at)
+    assert after["Beschwerden"] == expected_count(demo, districts=("heessen",))
+    assert after["Beschwerden"] != before["Beschwerden"]
+    assert after["Streifenstunden"] != before["Streifenstunden"]
+    assert at.query_params["d"] == ["heessen"]
+
+
+def test_category_and_hour_filters_change_kpis(demo) -> None:
+    at = app()
+    at.run()
+    at.sidebar.multiselect(key="flt_c").set_value(["laerm"]).run()
+    assert metrics(at)["Beschwerden"] == expected_count(demo, categories=("laerm",))
+    at.sidebar.selectbox(key="flt_h0").set_value(22).run()
+    at.sidebar.selectbox(key="flt_h1").set_value(6).run()
+    assert metrics(at)["Beschwerden"] == expected_count(demo, categories=("laerm",), hours=(22, 6))
+    assert at.query_params["h"] == ["22-6"]
+
+
+def test_url_restores_filters_and_language(demo) -> None:
+    at = app(q="2025-Q3", d="mitte,heessen", lang="en")
+    at.run()
+    assert not at.exception
+    f = Filters(parse_quarter("2025-Q3"), parse_quarter("2025-Q3"), districts=("mitte", "heessen"))
+    n = int(complaint_mask(demo["complaints"], f).sum())
+    assert metrics(at)["Complaints"] == fmt_number(n, "en")
+    assert at.sidebar.multiselect(key="flt_d").value == ["mitte", "heessen"]
+    assert at.title[0].value == "Overview"
+
+
+def test_invalid_url_values_are_ignored_with_a_notice(demo) -> None:
+    at = app(q="2031-Q9", d="atlantis", lang="xx")
+    at.run()
+    assert not at.exception
+    notice = " ".join(w.value for w in at.warning)
+    assert "ignoriert" in notice and "atlantis" in notice and "2031-Q9" in notice
+    assert metrics(at)["Beschwerden"] == expected_count(demo)
+
+
+def test_language_switch_translates_labels() -> None:
+    at = app()
+    at.run()
+    at.sidebar.radio(key="lang").set_value("en").run()
+    labels = list(metrics(at))
+    assert labels[0] == "Complaints"
+    assert at.query_params["lang"] == ["en"]
+    # English number format: thousands with a comma
+    assert "," in metrics(at)["Complaints"] or len(metrics(at)["Complaints"]) < 4
+
+
+def test_previous_period_signal_shown(demo) -> None:
+    at = app(q="2026-Q3")
+    at.run()
+    delta = at.metric[0].delta
+    assert "z = " in delta
+
+
+def test_bezirke_profile_and_comparison_table() -> None:
+    at = app(b="heessen")
+    at.run()
+    at.switch_page("pages/bezirke.py")
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="bz_district").value == "heessen"
+    assert at.subheader[0].value == "Heessen"
+    table = at.dataframe[-1].value
+    assert len(table) == 7 and "Bezirk" in table.columns
+    contacts = at.dataframe[0].value
+    assert "Bezirksteam Heessen" in contacts.iloc[:, 1].tolist()
+
+
+def test_lagebild_metric_is_kept_in_url() -> None:
+    at = app()
+    at.run()
+    at.switch_page("pages/lagebild.py")
+    at.run()
+    at.selectbox(key="lb_metric").set_value("trend").run()
+    assert not at.exception
+    assert at.query_params["m"] == ["trend"]
+
+
+@pytest.fixture
+def broken_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "broken"
+    shutil.copytree(REPO / "data" / "demo", folder)
+    offices = pd.read_csv(folder / "offices.csv", dtype=str)
+    offices.loc[0, "lat"] = "north"
+    offices.to_csv(folder / "offices.csv", index=False)
+    return folder
+
+
+def test_broken_data_folder_shows_an_error_page(broken_folder: Path, monkeypatch) -> None:
+    monkeypatch.setenv("LAGEBILD_DATA", str(broken_folder))
+    at = app()
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Die Daten können nicht geladen werden"
+    errors = at.dataframe[0].value
+    assert errors.iloc[0]["dataset"] == "offices"
+    assert errors.iloc[0]["row"] == 1 and errors.iloc[0]["column"] == "lat"
+
+
+def test_env_data_folder_is_used(tmp_path: Path, monkeypatch) -> None:
+    from data import generator
+    from data.folder import write_folder
+
+    frames, meta = generator.generate(seed=5, complaints=3000, pings=20_000)
+    meta["synthetic"] = False
+    folder = write_folder(tmp_path / "city", frames, meta)
+    monkeypatch.setenv("LAGEBILD_DATA", str(folder))
+    at = app()
+    at.run()
+    assert not at.exception
+    assert not any("Demo-Daten" in w.value for w in at.sidebar.warning)
+    bundle = load_folder(folder)
+    f = Filters(parse_quarter("2026-Q3"), parse_quarter("2026-Q3"))
+    expected = int(np.sum(complaint_mask(bundle["complaints"], f)))
+    assert metrics(at)["Beschwerden"] == fmt_number(expected, "de")

@@ -1,0 +1,25 @@
+"""Cached loaders at the page edge. Every input of a cached function is a parameter."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from data.folder import DataBundle, load_folder
+from data.sources import Source, resolve, signature
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def load_bundle(folder: str, sig: str) -> DataBundle:
+    """The validated data of a folder; ``sig`` changes when its files change."""
+    del sig  # part of the cache key only
+    return load_folder(folder)
+
+
+def current_bundle() -> tuple[Source, str, DataBundle | None, Exception | None]:
+    """Resolve the data source and load it (cached); errors are returned, not raised."""
+    source = resolve()
+    sig = signature(source.folder)
+    try:
+        return source, sig, load_bundle(str(source.folder), sig), None
+    except Exception as exc:  # shown as an error page by the chrome
+        return source, sig, None, exc

@@ -1,0 +1,343 @@
+"""The shared chrome of every page, written once: page config, navigation, language,
+data source and its badge, the sidebar filters and their URL state.
+
+``dashboard.py`` calls :func:`main` (page config and navigation); every page starts with
+:func:`page`, which draws the chrome and returns what it decided on this run (language,
+filters, data).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from data.contracts import FIELDS, PATROL_KINDS
+from data.filters import Filters, Vocabulary, default_filters, from_query, to_query
+from data.folder import DataBundle, DataFolderError
+from data.periods import latest_complete_quarter, parse_quarter, quarter_label
+from data.sources import Source
+from ui import cache
+from viz.i18n import DEFAULT_LANG, LANGS, register, t
+
+ROOT = Path(__file__).resolve().parent.parent
+
+register({
+    "app.title": ("Lagebild", "Lagebild"),
+    "app.subtitle": ("Integratives Lagebild Ordnungsdienst & Polizei",
+                     "Joint situational picture, public-order service & police"),
+    "page.uebersicht": ("Übersicht", "Overview"),
+    "page.lagebild": ("Lagebild", "Situation map"),
+    "page.bezirke": ("Bezirke", "Districts"),
+    "page.praesenz": ("Präsenz", "Presence"),
+    "page.beschwerden": ("Beschwerden", "Complaints"),
+    "page.daten": ("Daten", "Data"),
+    "page.praesentation": ("Präsentation", "Presentation"),
+    "chrome.language": ("Sprache", "Language"),
+    "chrome.filters": ("Filter", "Filters"),
+    "chrome.demo_badge": ("Demo-Daten (synthetisch)", "Demo data (synthetic)"),
+    "chrome.source_env": ("Datenordner: {path}", "Data folder: {path}"),
+    "chrome.source_store": ("Importierte Daten", "Imported data"),
+    "chrome.period": ("Zeitraum (Quartale)", "Period (quarters)"),
+    "chrome.districts": ("Bezirke", "Districts"),
+    "chrome.fields": ("Handlungsfeld (Masterplan)", "Field (Masterplan)"),
+    "chrome.categories": ("Kategorien", "Categories"),
+    "chrome.kinds": ("Streifenart", "Patrol kind"),
+    "chrome.weekdays": ("Wochentage", "Weekdays"),
+    "chrome.hour_from": ("Uhrzeit von", "Time from"),
+    "chrome.hour_to": ("bis", "to"),
+    "chrome.all": ("alle", "all"),
+    "chrome.overnight": ("{a}–{b} Uhr (über Mitternacht)", "{a}:00–{b}:00 (overnight)"),
+    "chrome.url_notice": ("Hinweis: ungültige Angaben im Link wurden ignoriert: {items}",
+                          "Note: invalid values in the link were ignored: {items}"),
+    "chrome.error_title": ("Die Daten können nicht geladen werden", "The data cannot be loaded"),
+    "chrome.error_folder": ("Datenordner: {path}", "Data folder: {path}"),
+    "chrome.error_hint": (
+        "Bitte die Dateien prüfen (z. B. mit `python -m data check ORDNER`) oder "
+        "`LAGEBILD_DATA` auf einen gültigen Ordner setzen.",
+        "Please check the files (e.g. with `python -m data check FOLDER`) or point "
+        "`LAGEBILD_DATA` at a valid folder."),
+    "chrome.no_data": ("Der Datenordner enthält keine Beschwerden oder Streifen.",
+                       "The data folder holds no complaints or patrols."),
+    "chrome.reset": ("Filter zurücksetzen", "Reset filters"),
+})
+
+# Page files in navigation order: (file, i18n key, url path, icon).
+PAGES = [
+    ("pages/uebersicht.py", "page.uebersicht", "uebersicht", ":material/dashboard:"),
+    ("pages/lagebild.py", "page.lagebild", "lagebild", ":material/map:"),
+    ("pages/bezirke.py", "page.bezirke", "bezirke", ":material/location_city:"),
+    ("pages/praesenz.py", "page.praesenz", "praesenz", ":material/directions_walk:"),
+    ("pages/beschwerden.py", "page.beschwerden", "beschwerden", ":material/report:"),
+    ("pages/daten.py", "page.daten", "daten", ":material/database:"),
+    ("pages/praesentation.py", "page.praesentation", "praesentation", ":material/slideshow:"),
+]
+
+# Session-state keys of the filter widgets.
+K_LANG = "lang"
+K_Q = "flt_q"
+K_D = "flt_d"
+K_F = "flt_f"
+K_C = "flt_c"
+K_K = "flt_k"
+K_WD = "flt_wd"
+K_H0 = "flt_h0"
+K_H1 = "flt_h1"
+_URL_DONE = "_url_restored"
+_NOTICES = "_url_notices"
+
+
+@dataclass
+class Context:
+    """What the chrome decided on this run (returned by :func:`page`)."""
+
+    lang: str
+    filters: Filters
+    bundle: DataBundle
+    source: Source
+    signature: str
+
+
+def current_lang() -> str:
+    lang = st.session_state.get(K_LANG)
+    if lang in LANGS:
+        return lang
+    q = st.query_params.get("lang")
+    return q if q in LANGS else DEFAULT_LANG
+
+
+def navigation(lang: str):
+    pages = []
+    for i, (path, key, url, icon) in enumerate(PAGES):
+        if not (ROOT / path).exists():
+            continue
+        pages.append(st.Page(path, title=t(key, lang), url_path=url, icon=icon, default=i == 0))
+    return st.navigation(pages, position="sidebar")
+
+
+def _vocabulary(bundle: DataBundle) -> Vocabulary:
+    cats = bundle["categories"]
+    return Vocabulary(
+        quarters=tuple(bundle.quarters()),
+        districts=tuple(bundle["districts"]["district_id"]),
+        categories=tuple(cats["category"]),
+        category_field=dict(zip(cats["category"], cats["field"], strict=True)),
+    )
+
+
+def _restore_from_url(vocab: Vocabulary, default: Filters) -> None:
+    """Once per session: URL -> widget state (before the widgets exist)."""
+    if st.session_state.get(_URL_DONE):
+        return
+    st.session_state[_URL_DONE] = True
+    params = {k: st.query_params.get(k) for k in st.query_params}
+    filters, notices = from_query(params, vocab, default)
+    lang = params.get("lang")
+    if lang is not None and lang not in LANGS:  # a valid one was applied by current_lang()
+        notices.append(f"lang: ignored {lang!r}")
+    _write_widget_state(filters)
+    st.session_state[_NOTICES] = notices
+
+
+def _write_widget_state(f: Filters) -> None:
+    st.session_state[K_Q] = (quarter_label(f.q_from), quarter_label(f.q_to))
+    st.session_state[K_D] = list(f.districts)
+    st.session_state[K_F] = list(f.fields)
+    st.session_state[K_C] = list(f.categories)
+    st.session_state[K_K] = list(f.kinds)
+    st.session_state[K_WD] = list(f.weekdays)
+    st.session_state[K_H0] = f.hours[0]
+    st.session_state[K_H1] = f.hours[1]
+
+
+def _sanitise_widget_state(vocab: Vocabulary, default: Filters) -> None:
+    """Keep widget state within the options of the loaded data (e.g. after a data switch)."""
+    ss = st.session_state
+    labels = [quarter_label(q) for q in vocab.quarters]
+    q = ss.get(K_Q)
+    if not (isinstance(q, tuple | list) and len(q) == 2 and all(v in labels for v in q)):
+        ss[K_Q] = (quarter_label(default.q_from), quarter_label(default.q_to))
+    for key, allowed in ((K_D, vocab.districts), (K_F, FIELDS), (K_C, vocab.categories),
+                         (K_K, PATROL_KINDS), (K_WD, range(7))):
+        ss[key] = [v for v in ss.get(key, []) if v in allowed]
+    if ss.get(K_H0) not in range(24):
+        ss[K_H0] = 0
+    if ss.get(K_H1) not in range(1, 25):
+        ss[K_H1] = 24
+
+
+def _filter_widgets(bundle: DataBundle, vocab: Vocabulary, lang: str) -> Filters:
+    ss = st.session_state
+    labels = [quarter_label(q) for q in vocab.quarters]
+    st.sidebar.subheader(t("chrome.filters", lang))
+    if len(labels) > 1:
+        st.sidebar.select_slider(t("chrome.period", lang), options=labels, key=K_Q)
+    else:
+        st.sidebar.caption(f"{t('chrome.period', lang)}: {labels[0]}")
+    names = dict(zip(bundle["districts"]["district_id"], bundle["districts"]["name"], strict=True))
+    all_ = t("chrome.all", lang)
+    st.sidebar.multiselect(t("chrome.districts", lang), list(vocab.districts), key=K_D,
+                           format_func=lambda d: names.get(d, d), placeholder=all_)
+    st.sidebar.multiselect(t("chrome.fields", lang), list(FIELDS), key=K_F,
+                           format_func=lambda f: t(f"field.{f}", lang), placeholder=all_)
+    cats = bundle["categories"]
+    label_col = "label_en" if lang == "en" else "label_de"
+    cat_labels = dict(zip(cats["category"], cats[label_col].fillna(cats["label_de"]), strict=True))
+    chosen_fields = ss.get(K_F) or list(FIELDS)
+    cat_options = [c for c in vocab.categories if vocab.category_field.get(c) in chosen_fields]
+    ss[K_C] = [c for c in ss.get(K_C, []) if c in cat_options]
+    st.sidebar.multiselect(t("chrome.categories", lang), cat_options, key=K_C,
+                           format_func=lambda c: cat_labels.get(c, c), placeholder=all_)
+    st.sidebar.multiselect(t("chrome.kinds", lang), list(PATROL_KINDS), key=K_K,
+                           format_func=lambda k: t(f"kind.{k}", lang), placeholder=all_)
+    st.sidebar.multiselect(t("chrome.weekdays", lang), list(range(7)), key=K_WD,
+                           format_func=lambda d: t(f"weekday.{d}", lang), placeholder=all_)
+    c1, c2 = st.sidebar.columns(2)
+    c1.selectbox(t("chrome.hour_from", lang), list(range(24)), key=K_H0,
+                 format_func=lambda h: f"{h:02d}:00")
+    c2.selectbox(t("chrome.hour_to", lang), list(range(1, 25)), key=K_H1,
+                 format_func=lambda h: f"{h:02d}:00")
+    h0, h1 = ss[K_H0], ss[K_H1]
+    if h0 == h1 % 24 or h0 == h1:
+        h0, h1 = 0, 24  # an empty window means the whole day
+    if h0 > h1:
+        st.sidebar.caption(t("chrome.overnight", lang, a=h0, b=h1))
+    q0, q1 = (parse_quarter(v) for v in ss[K_Q])
+    if st.sidebar.button(t("chrome.reset", lang), key="flt_reset"):
+        _reset_filters(vocab)
+        st.rerun()
+    return Filters(
+        q_from=min(q0, q1), q_to=max(q0, q1), districts=tuple(ss[K_D]), fields=tuple(ss[K_F]),
+        categories=tuple(ss[K_C]), kinds=tuple(ss[K_K]), weekdays=tuple(sorted(ss[K_WD])),
+        hours=(h0, h1),
+    )
+
+
+def _reset_filters(vocab: Vocabulary) -> None:
+    _write_widget_state(default_filters(vocab, latest_complete_quarter(list(vocab.quarters),
+                                                                       date.today())))
+
+
+FILTER_URL_KEYS = ("q", "d", "f", "c", "k", "wd", "h", "lang")
+
+
+def _sync_url(f: Filters, lang: str) -> None:
+    """Write the filters and language into the URL; page-level keys are left alone."""
+    wanted = to_query(f)
+    if lang != DEFAULT_LANG:
+        wanted["lang"] = lang
+    for key in FILTER_URL_KEYS:
+        if key in wanted:
+            if st.query_params.get(key) != wanted[key]:
+                st.query_params[key] = wanted[key]
+        elif key in st.query_params:
+            del st.query_params[key]
+
+
+def _error_page(source: Source, exc: Exception, lang: str) -> None:
+    st.title(t("chrome.error_title", lang))
+    st.error(t("chrome.error_folder", lang, path=str(source.folder)))
+    if isinstance(exc, DataFolderError):
+        table = exc.errors.copy()
+        table["value"] = table["value"].map(lambda v: "" if v is None else str(v))
+        st.dataframe(table.head(500), hide_index=True, width="stretch")
+    else:
+        st.code(str(exc), language=None)
+    st.info(t("chrome.error_hint", lang))
+
+
+def main() -> None:
+    """The entry script: page config and navigation; the selected page draws the chrome."""
+    st.set_page_config(page_title="Lagebild", page_icon=":material/map:", layout="wide",
+                       initial_sidebar_state="expanded")
+    navigation(current_lang()).run()
+
+
+def page() -> Context:
+    """Draw the shared chrome for the running page and return its context.
+
+    Every page calls this first. It also works when Streamlit runs a page file directly
+    (its first run of a URL such as ``/lagebild``, because a ``pages/`` folder exists).
+    When the data cannot be loaded it shows an error page and stops the run.
+    """
+    st.set_page_config(page_title="Lagebild", page_icon=":material/map:", layout="wide",
+                       initial_sidebar_state="expanded")
+    lang = current_lang()
+    st.session_state[K_LANG] = lang
+    st.sidebar.radio(t("chrome.language", lang), list(LANGS), key=K_LANG, horizontal=True,
+                     format_func=str.upper)
+    source, signature, bundle, error = cache.current_bundle()
+    if error is not None:
+        _error_page(source, error, lang)
+        st.stop()
+    demo = source.kind == "demo" or bundle.synthetic
+    if demo:
+        st.sidebar.warning(t("chrome.demo_badge", lang), icon=":material/science:")
+    elif source.kind == "env":
+        st.sidebar.caption(t("chrome.source_env", lang, path=source.folder.name))
+    else:
+        st.sidebar.caption(t("chrome.source_store", lang))
+    vocab = _vocabulary(bundle)
+    if not vocab.quarters:
+        st.warning(t("chrome.no_data", lang))
+        st.stop()
+    default = default_filters(vocab, latest_complete_quarter(list(vocab.quarters), date.today()))
+    _restore_from_url(vocab, default)
+    _sanitise_widget_state(vocab, default)
+    filters = _filter_widgets(bundle, vocab, lang)
+    notices = st.session_state.get(_NOTICES)
+    if notices:
+        st.warning(t("chrome.url_notice", lang, items="; ".join(notices)))
+        st.session_state[_NOTICES] = []
+    _sync_url(filters, lang)
+    if demo:
+        st.caption(f":orange-badge[:material/science: {t('chrome.demo_badge', lang)}]")
+    return Context(lang=lang, filters=filters, bundle=bundle, source=source, signature=signature)
+
+
+def names_of(bundle: DataBundle) -> dict[str, str]:
+    """district_id -> name."""
+    d = bundle["districts"]
+    return dict(zip(d["district_id"], d["name"], strict=True))
+
+
+def category_labels(bundle: DataBundle, lang: str) -> dict[str, str]:
+    cats = bundle["categories"]
+    col = "label_en" if lang == "en" else "label_de"
+    labels = cats[col].where(cats[col].notna(), cats["label_de"]) if col in cats else cats["label_de"]
+    return dict(zip(cats["category"], labels, strict=True))
+
+
+def download_csv(frame: pd.DataFrame, label: str, file_name: str, key: str) -> None:
+    """A CSV download (UTF-8 with BOM so that Excel opens umlauts correctly)."""
+    data = frame.to_csv(index=False, sep=";" if st.session_state.get(K_LANG, "de") == "de" else ",",
+                        decimal="," if st.session_state.get(K_LANG, "de") == "de" else ".")
+    st.download_button(label, data=("\ufeff" + data).encode("utf-8"), file_name=file_name,
+                       mime="text/csv", key=key)
+
+
+def url_select(label: str, options, key: str, url_key: str, format_func=str, default=None):
+    """A selectbox whose value is kept in the URL under ``url_key`` (restored once per session).
+
+    An invalid URL value is ignored with a notice.
+    """
+    options = list(options)
+    ss = st.session_state
+    restored = f"_url_{key}"
+    if not ss.get(restored):
+        ss[restored] = True
+        raw = st.query_params.get(url_key)
+        if raw is not None:
+            if raw in [str(o) for o in options]:
+                ss[key] = options[[str(o) for o in options].index(raw)]
+            else:
+                st.warning(t("chrome.url_notice", current_lang(), items=f"{url_key}: {raw!r}"))
+    if ss.get(key) not in options:
+        ss[key] = default if default in options else options[0]
+    value = st.selectbox(label, options, key=key, format_func=format_func)
+    if st.query_params.get(url_key) != str(value):
+        st.query_params[url_key] = str(value)
+    return value

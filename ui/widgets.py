@@ -1,0 +1,52 @@
+"""Small Streamlit building blocks shared by pages (KPI tiles, maps, cached models)."""
+
+from __future__ import annotations
+
+import os
+
+import folium
+import streamlit as st
+from streamlit_folium import st_folium
+
+from data.kpis import Kpi
+from geo import model as geo_model
+from geo.maps import TILES
+from ui.chrome import Context
+from viz.kpi_text import kpi_text
+
+
+def tiles() -> str:
+    """Base tiles from ``LAGEBILD_TILES`` (osm, basemap, basemap-grau, none)."""
+    value = os.environ.get("LAGEBILD_TILES", "osm").strip() or "osm"
+    if value not in TILES:
+        st.warning(f"LAGEBILD_TILES={value!r} unknown; using 'osm' (valid: {', '.join(TILES)})")
+        return "osm"
+    return value
+
+
+@st.cache_resource(show_spinner=False, max_entries=6)
+def _model(folder: str, sig: str, resolution: int, _bundle) -> geo_model.SpatialModel:
+    """Cells, per-record cell codes and presence cubes; built once per data set and resolution.
+
+    ``folder``/``sig`` identify the data set (the bundle itself is not hashed).
+    """
+    del folder, sig
+    return geo_model.build(_bundle, resolution)
+
+
+def spatial_model(ctx: Context, resolution: int = 9) -> geo_model.SpatialModel:
+    return _model(str(ctx.source.folder), ctx.signature, resolution, ctx.bundle)
+
+
+def kpi_tiles(kpis: list[Kpi], lang: str, per_row: int = 3) -> None:
+    for start in range(0, len(kpis), per_row):
+        cols = st.columns(per_row)
+        for col, kpi in zip(cols, kpis[start:start + per_row], strict=False):
+            text = kpi_text(kpi, lang)
+            col.metric(text.label, text.value, delta=text.delta, delta_color=text.delta_color,
+                       delta_arrow=text.arrow, help=text.help, border=True)
+
+
+def show_map(m: folium.Map, key: str, height: int = 620) -> None:
+    """Render a folium map; map interactions do not rerun the page."""
+    st_folium(m, key=key, height=height, use_container_width=True, returned_objects=[])

@@ -1,0 +1,326 @@
+"""What each page shows, computed from the data, the spatial model and the filters.
+
+Pages call these functions and only lay out the results; everything here is plain Python
+and tested directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from data.filters import Filters, complaint_mask, incident_mask
+from data.folder import DataBundle
+from data.kpis import Kpi, compare_counts, signal, trend_z
+from data.kpis import overview_kpis as _overview_kpis
+from data.periods import quarter_label
+from geo import maps
+from geo.model import SpatialModel, complaint_cell_counts, district_hours, presence_cells
+from viz.i18n import fmt_number, register, t
+
+register({
+    "overview.map": ("Beschwerden je 1.000 Einwohner", "Complaints per 1,000 inhabitants"),
+    "overview.changed": ("Was hat sich verändert?", "What changed?"),
+    "overview.nothing_changed": ("Keine signifikanten Veränderungen gegenüber dem Vorzeitraum.",
+                                 "No significant changes compared with the previous period."),
+    "overview.changed_help": (
+        "Bezirke und Kategorien mit |z| ≥ 2 gegenüber dem gleich langen Vorzeitraum.",
+        "Districts and categories with |z| ≥ 2 against the previous period of equal length."),
+    "scope.all_districts": ("alle Bezirke", "all districts"),
+    "scope.period": ("Zeitraum {period} · {districts}", "Period {period} · {districts}"),
+    "col.what": ("Bezirk / Kategorie", "District / category"),
+    "col.type": ("Art", "Type"),
+    "col.district": ("Bezirk", "District"),
+    "col.category": ("Kategorie", "Category"),
+    "col.current": ("aktuell", "current"),
+    "col.previous": ("Vorzeitraum", "previous"),
+    "col.z": ("z", "z"),
+    "col.signal": ("Signal", "Signal"),
+    "col.population": ("Einwohner", "Population"),
+    "col.complaints": ("Beschwerden", "Complaints"),
+    "col.per_1000": ("je 1.000 Einw.", "per 1,000 inh."),
+    "col.patrol_hours": ("Streifenstunden", "Patrol hours"),
+    "col.hours_per_1000": ("Std. je 1.000 Einw.", "Hours per 1,000 inh."),
+    "col.joint_share": ("Anteil gemeinsam", "Joint share"),
+    "col.open": ("offen", "open"),
+    "col.incidents": ("Übergriffe", "Incidents"),
+    "metric.complaints": ("Beschwerden", "Complaints"),
+    "metric.per_1000": ("Beschwerden je 1.000 Einwohner", "Complaints per 1,000 inhabitants"),
+    "metric.patrol_hours": ("Streifenstunden", "Patrol hours"),
+    "metric.trend": ("Trendsignal z (ggü. Vorzeitraum)", "Trend signal z (vs previous period)"),
+})
+
+METRICS = ("per_1000", "complaints", "patrol_hours", "trend")
+
+
+def scope_caption(bundle: DataBundle, f: Filters, lang: str) -> str:
+    names = dict(zip(bundle["districts"]["district_id"], bundle["districts"]["name"], strict=True))
+    districts = ", ".join(names.get(d, d) for d in f.districts) if f.districts else t(
+        "scope.all_districts", lang)
+    return t("scope.period", lang, period=f.period_label(), districts=districts)
+
+
+def has_previous(bundle: DataBundle, f: Filters) -> bool:
+    quarters = bundle.quarters()
+    return bool(quarters) and f.previous().q_from >= quarters[0]
+
+
+def overview_kpis(bundle: DataBundle, model: SpatialModel, f: Filters) -> list[Kpi]:
+    prev = has_previous(bundle, f)
+    hours_now = district_hours(model, f).drop(columns="district_id").sum().to_dict()
+    hours_prev = (district_hours(model, f.previous()).drop(columns="district_id").sum().to_dict()
+                  if prev else None)
+    return _overview_kpis(bundle["complaints"], bundle["staff_incidents"], bundle["districts"], f,
+                          _by_kind(hours_now), _by_kind(hours_prev) if hours_prev else None, prev)
+
+
+def _by_kind(hours: dict | None) -> dict[str, float]:
+    return {k: float(v) for k, v in (hours or {}).items() if k in ("kod", "joint", "police")}
+
+
+def what_changed_tables(bundle: DataBundle, f: Filters, lang: str) -> pd.DataFrame:
+    """Districts and categories whose complaint count changed significantly (|z| >= 2)."""
+    if not has_previous(bundle, f):
+        return pd.DataFrame()
+    c = bundle["complaints"]
+    names = dict(zip(bundle["districts"]["district_id"], bundle["districts"]["name"], strict=True))
+    cats = bundle["categories"]
+    label_col = "label_en" if lang == "en" else "label_de"
+    labels = dict(zip(cats["category"], cats[label_col].fillna(cats["label_de"]), strict=True))
+    parts = []
+    for by, kind_key, mapping in (("district_id", "col.district", names),
+                                  ("category", "col.category", labels)):
+        cur = c.loc[complaint_mask(c, f), by].value_counts()
+        prev = c.loc[complaint_mask(c, f.previous()), by].value_counts()
+        table = compare_counts(cur, prev)
+        table = table[table["z"].abs() >= 2]
+        if table.empty:
+            continue
+        parts.append(pd.DataFrame({
+            t("col.type", lang): t(kind_key, lang),
+            t("col.what", lang): table["key"].map(lambda k, m=mapping: m.get(k, k)),
+            t("col.current", lang): table["current"].astype(int),
+            t("col.previous", lang): table["previous"].astype(int),
+            t("col.z", lang): table["z"].map(lambda z: fmt_number(z, lang, 1)),
+            t("col.signal", lang): table["signal"].map(lambda s: t(f"signal.{s}", lang)),
+        }))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def district_table(bundle: DataBundle, model: SpatialModel, f: Filters) -> pd.DataFrame:
+    """One row per district (all districts; the district filter does not narrow this table).
+
+    Columns: district_id, name, population, complaints, previous, z, signal, per_1000,
+    patrol_hours, hours_per_1000, joint_share, open, incidents.
+    """
+    from dataclasses import replace
+
+    all_f = replace(f, districts=())
+    d = bundle["districts"][["district_id", "name", "population"]].copy()
+    c = bundle["complaints"]
+    cur_mask = complaint_mask(c, all_f)
+    cur = c.loc[cur_mask, "district_id"].value_counts()
+    prev = c.loc[complaint_mask(c, all_f.previous()), "district_id"].value_counts()
+    open_ = c.loc[cur_mask & c["status"].isin(["open", "in_progress"]).to_numpy(),
+                  "district_id"].value_counts()
+    inc = bundle["staff_incidents"]
+    incidents = inc.loc[incident_mask(inc, all_f), "district_id"].value_counts()
+    hours = district_hours(model, all_f).set_index("district_id")
+    d["complaints"] = d["district_id"].map(cur).fillna(0).astype(int)
+    prev_ok = has_previous(bundle, f)
+    d["previous"] = d["district_id"].map(prev).fillna(0).astype(int) if prev_ok else np.nan
+    d["z"] = trend_z(d["complaints"].to_numpy(), d["previous"].to_numpy()) if prev_ok else np.nan
+    d["signal"] = [signal(z) for z in d["z"]]
+    pop = d["population"].astype("float64")
+    d["per_1000"] = d["complaints"] / pop * 1000
+    total = hours.reindex(d["district_id"]).fillna(0.0)
+    d["patrol_hours"] = total.sum(axis=1).to_numpy()
+    d["hours_per_1000"] = d["patrol_hours"] / pop * 1000
+    joint = total["joint"].to_numpy() if "joint" in total else np.zeros(len(d))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d["joint_share"] = np.where(d["patrol_hours"] > 0, joint / d["patrol_hours"], np.nan)
+    d["open"] = d["district_id"].map(open_).fillna(0).astype(int)
+    d["incidents"] = d["district_id"].map(incidents).fillna(0).astype(int)
+    return d
+
+
+def display_district_table(table: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """The comparison table with translated headers and formatted numbers (also the CSV)."""
+    return pd.DataFrame({
+        t("col.district", lang): table["name"],
+        t("col.population", lang): table["population"],
+        t("col.complaints", lang): table["complaints"],
+        t("col.previous", lang): table["previous"],
+        t("col.z", lang): table["z"].round(1),
+        t("col.signal", lang): table["signal"].map(lambda s: t(f"signal.{s}", lang)),
+        t("col.per_1000", lang): table["per_1000"].round(1),
+        t("col.patrol_hours", lang): table["patrol_hours"].round(0),
+        t("col.hours_per_1000", lang): table["hours_per_1000"].round(1),
+        t("col.joint_share", lang): (table["joint_share"] * 100).round(0),
+        t("col.open", lang): table["open"],
+        t("col.incidents", lang): table["incidents"],
+    })
+
+
+def _district_layer_frame(bundle: DataBundle, table: pd.DataFrame, metric: str, lang: str
+                          ) -> tuple[pd.DataFrame, str]:
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    column = {"per_1000": "per_1000", "complaints": "complaints", "patrol_hours": "patrol_hours",
+              "trend": "z"}[metric]
+    decimals = {"per_1000": 1, "complaints": 0, "patrol_hours": 0, "trend": 1}[metric]
+    frame = bundle["districts"][["district_id", "name", "geometry"]].merge(
+        table[["district_id", column]], on="district_id", how="left")
+    frame = frame.rename(columns={column: "value"})
+    frame["value_label"] = frame["value"].map(lambda v: fmt_number(v, lang, decimals))
+    return frame, t(f"metric.{metric}", lang)
+
+
+def _bounds(bundle: DataBundle, f: Filters) -> tuple[float, float, float, float]:
+    d = bundle["districts"]
+    if f.districts:
+        d = d[d["district_id"].isin(f.districts)]
+    xmin, ymin, xmax, ymax = shapely.total_bounds(d["geometry"].to_numpy())
+    return (float(xmin), float(ymin), float(xmax), float(ymax))
+
+
+def overview_map(bundle: DataBundle, model: SpatialModel, f: Filters, lang: str, tiles: str):
+    table = district_table(bundle, model, f)
+    m = maps.base_map(_bounds(bundle, f), tiles=tiles, lang=lang)
+    frame, title = _district_layer_frame(bundle, table, "per_1000", lang)
+    maps.add_districts(m, frame, title, lang)
+    maps.add_offices(m, bundle["offices"], lang, now=pd.Timestamp.now(tz="Europe/Berlin"))
+    return m
+
+
+def complaint_cells(bundle: DataBundle, model: SpatialModel, f: Filters) -> pd.DataFrame:
+    """Complaint counts per H3 cell for the filters (cells with at least one complaint)."""
+    counts = complaint_cell_counts(model, f)
+    nz = np.flatnonzero(counts)
+    return pd.DataFrame({"h3": model.index.cells[nz], "value": counts[nz].astype(float)})
+
+
+def incidents_by_district(bundle: DataBundle, f: Filters) -> pd.DataFrame:
+    inc = bundle["staff_incidents"]
+    counts = inc.loc[incident_mask(inc, f), "district_id"].value_counts()
+    d = bundle["districts"]
+    geoms = d["geometry"].to_numpy()
+    centroids = shapely.centroid(geoms)
+    centres = np.where(shapely.contains(geoms, centroids), centroids,
+                       shapely.point_on_surface(geoms))
+    out = pd.DataFrame({"district_id": d["district_id"], "name": d["name"],
+                        "lat": shapely.get_y(centres), "lon": shapely.get_x(centres)})
+    out["count"] = out["district_id"].map(counts).fillna(0).astype(int)
+    return out[out["count"] > 0].reset_index(drop=True)
+
+
+def lagebild_map(bundle: DataBundle, model: SpatialModel, f: Filters, lang: str, tiles: str,
+                 metric: str = "per_1000", extra_layers=None):
+    """The Lagebild map with every layer (each switchable in the layer control)."""
+    table = district_table(bundle, model, f)
+    m = maps.base_map(_bounds(bundle, f), tiles=tiles, lang=lang)
+    frame, title = _district_layer_frame(bundle, table, metric, lang)
+    maps.add_districts(m, frame, title, lang,
+                       palette=maps.TREND_PALETTE if metric == "trend" else "viridis")
+    maps.add_focus_areas(m, bundle["focus_areas"], lang)
+    maps.add_complaint_density(m, complaint_cells(bundle, model, f), lang, show=False)
+    presence = presence_cells(model, f)
+    for kind in f.patrol_kinds():
+        cells = presence[presence["kind"] == kind][["h3", "minutes"]].rename(
+            columns={"minutes": "value"})
+        maps.add_presence(m, cells, kind, lang, show=False)
+    for add in extra_layers or ():
+        add(m)
+    maps.add_incidents_by_district(m, incidents_by_district(bundle, f), lang, show=False)
+    maps.add_offices(m, bundle["offices"], lang, now=pd.Timestamp.now(tz="Europe/Berlin"))
+    return m
+
+
+def quarter_series(bundle: DataBundle, f: Filters, district_id: str | None = None) -> pd.DataFrame:
+    """Complaints per quarter over all quarters of the data (other filters applied)."""
+    from dataclasses import replace
+
+    quarters = bundle.quarters()
+    g = replace(f, districts=(district_id,) if district_id else f.districts)
+    c = bundle["complaints"]
+    mask = complaint_mask(c, g, quarters=quarters)
+    counts = pd.Series(c.loc[mask, "quarter"]).value_counts().reindex(quarters, fill_value=0)
+    return pd.DataFrame({"quarter_label": [quarter_label(q) for q in quarters],
+                         "value": counts.to_numpy()})
+
+
+register({
+    "bezirke.choose": ("Bezirk", "District"),
+    "bezirke.team": ("Bezirksteam und Kontakt", "District team and contact"),
+    "bezirke.trend": ("Beschwerden je Quartal", "Complaints per quarter"),
+    "bezirke.comparison": ("Vergleich aller Bezirke", "All districts compared"),
+    "bezirke.download": ("Tabelle als CSV herunterladen", "Download table as CSV"),
+    "contact.team": ("Team", "Team"),
+    "contact.lead": ("Leitung", "Lead"),
+    "contact.phone": ("Telefon", "Phone"),
+    "contact.email": ("E-Mail", "E-mail"),
+    "contact.population": ("Einwohner", "Inhabitants"),
+    "contact.offices": ("Dienststellen", "Offices"),
+    "contact.what": ("Angabe", "Item"),
+    "contact.value": ("Wert", "Value"),
+    "lagebild.metric": ("Bezirke einfärben nach", "Colour districts by"),
+    "lagebild.help": (
+        "Ebenen über das Ebenen-Symbol oben rechts ein- und ausschalten. Zellen: H3-Sechsecke "
+        "(ca. 0,1 km²); Präsenz = Streifenminuten je Zelle aus GPS-Punkten.",
+        "Switch layers with the layer icon (top right). Cells: H3 hexagons (about 0.1 km²); "
+        "presence = patrol minutes per cell from GPS pings."),
+})
+
+
+@dataclass(frozen=True)
+class DistrictProfile:
+    contacts: pd.DataFrame  # two columns: item, value (texts from the data, shown as text)
+    kpis: list[Kpi]
+    trend: pd.DataFrame  # quarter_label, value
+    categories: pd.DataFrame  # field, category_label, count
+    presence_vs_complaints: pd.DataFrame  # name (quarter label), complaints, hours
+
+
+def district_profile(bundle: DataBundle, model: SpatialModel, f: Filters, district_id: str,
+                     lang: str) -> DistrictProfile:
+    from dataclasses import replace
+
+    d = bundle["districts"].set_index("district_id")
+    if district_id not in d.index:
+        raise ValueError(f"unknown district, got {district_id!r}")
+    row = d.loc[district_id]
+    offices = bundle["offices"]
+    office_names = ", ".join(offices.loc[offices["district_id"] == district_id, "name"])
+    items = [
+        ("contact.team", row.get("team_name")),
+        ("contact.lead", row.get("team_lead")),
+        ("contact.phone", row.get("phone")),
+        ("contact.email", row.get("email")),
+        ("contact.population", fmt_number(row.get("population"), lang)
+         if pd.notna(row.get("population")) else None),
+        ("contact.offices", office_names or None),
+    ]
+    contacts = pd.DataFrame({
+        t("contact.what", lang): [t(k, lang) for k, v in items if v],
+        t("contact.value", lang): [str(v) for k, v in items if v],
+    })
+    g = replace(f, districts=(district_id,))
+    kpis = [k for k in overview_kpis(bundle, model, g)
+            if k.key in ("complaints", "per_1000", "patrol_hours")]
+    trend = quarter_series(bundle, g)
+    c = bundle["complaints"]
+    sel = c.loc[complaint_mask(c, g)]
+    labels = dict(zip(bundle["categories"]["category"],
+                      bundle["categories"]["label_en" if lang == "en" else "label_de"].fillna(
+                          bundle["categories"]["label_de"]), strict=True))
+    cats = sel.groupby(["field", "category"]).size().rename("count").reset_index()
+    cats["category_label"] = cats["category"].map(lambda k: labels.get(k, k))
+    quarters = bundle.quarters()
+    hours = [float(district_hours(model, replace(g, q_from=q, q_to=q)).drop(
+        columns="district_id").to_numpy().sum()) for q in quarters]
+    pvc = pd.DataFrame({"name": [quarter_label(q) for q in quarters],
+                        "complaints": trend["value"].to_numpy(), "hours": hours})
+    return DistrictProfile(contacts, kpis, trend, cats[["field", "category_label", "count"]], pvc)
