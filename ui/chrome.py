@@ -24,6 +24,8 @@ from ui import cache
 from viz.i18n import DEFAULT_LANG, LANGS, register, t
 
 ROOT = Path(__file__).resolve().parent.parent
+# A local icon: a ":material/...:" page icon makes the browser fetch an SVG from Google.
+ICON = str(ROOT / "assets" / "icon.png")
 
 register({
     "app.title": ("Lagebild", "Lagebild"),
@@ -142,76 +144,107 @@ def _restore_from_url(vocab: Vocabulary, default: Filters) -> None:
     st.session_state[_NOTICES] = notices
 
 
+# Filter values live in "kept" session keys; each run seeds the widgets from them and a
+# change callback writes back. Streamlit scopes widget state to the page that drew the
+# widget, so without this a page switch could reset a filter.
+def _kept(key: str) -> str:
+    return f"_keep_{key}"
+
+
+def _store(key: str) -> None:
+    st.session_state[_kept(key)] = st.session_state[key]
+
+
+def _seed(key: str) -> dict:
+    """Widget kwargs that bind the widget ``key`` to its kept value."""
+    ss = st.session_state
+    if _kept(key) in ss:
+        ss[key] = ss[_kept(key)]
+    return {"key": key, "on_change": _store, "args": (key,)}
+
+
+def _get(key: str, default=None):
+    return st.session_state.get(_kept(key), default)
+
+
+def _set(key: str, value) -> None:
+    st.session_state[_kept(key)] = value
+
+
 def _write_widget_state(f: Filters) -> None:
-    st.session_state[K_Q] = (quarter_label(f.q_from), quarter_label(f.q_to))
-    st.session_state[K_D] = list(f.districts)
-    st.session_state[K_F] = list(f.fields)
-    st.session_state[K_C] = list(f.categories)
-    st.session_state[K_K] = list(f.kinds)
-    st.session_state[K_WD] = list(f.weekdays)
-    st.session_state[K_H0] = f.hours[0]
-    st.session_state[K_H1] = f.hours[1]
+    _set(K_Q, (quarter_label(f.q_from), quarter_label(f.q_to)))
+    _set(K_D, list(f.districts))
+    _set(K_F, list(f.fields))
+    _set(K_C, list(f.categories))
+    _set(K_K, list(f.kinds))
+    _set(K_WD, list(f.weekdays))
+    _set(K_H0, _hour_label(f.hours[0]))
+    _set(K_H1, _hour_label(f.hours[1]))
+
+
+def _hour_label(hour: int) -> str:
+    return f"{hour:02d}:00"
+
+
+HOURS_FROM = [_hour_label(h) for h in range(24)]
+HOURS_TO = [_hour_label(h) for h in range(1, 25)]
 
 
 def _sanitise_widget_state(vocab: Vocabulary, default: Filters) -> None:
     """Keep widget state within the options of the loaded data (e.g. after a data switch)."""
-    ss = st.session_state
     labels = [quarter_label(q) for q in vocab.quarters]
-    q = ss.get(K_Q)
+    q = _get(K_Q)
     if not (isinstance(q, tuple | list) and len(q) == 2 and all(v in labels for v in q)):
-        ss[K_Q] = (quarter_label(default.q_from), quarter_label(default.q_to))
+        _set(K_Q, (quarter_label(default.q_from), quarter_label(default.q_to)))
     for key, allowed in ((K_D, vocab.districts), (K_F, FIELDS), (K_C, vocab.categories),
                          (K_K, PATROL_KINDS), (K_WD, range(7))):
-        ss[key] = [v for v in ss.get(key, []) if v in allowed]
-    if ss.get(K_H0) not in range(24):
-        ss[K_H0] = 0
-    if ss.get(K_H1) not in range(1, 25):
-        ss[K_H1] = 24
+        _set(key, [v for v in _get(key, []) if v in allowed])
+    if _get(K_H0) not in HOURS_FROM:
+        _set(K_H0, HOURS_FROM[0])
+    if _get(K_H1) not in HOURS_TO:
+        _set(K_H1, HOURS_TO[-1])
 
 
 def _filter_widgets(bundle: DataBundle, vocab: Vocabulary, lang: str) -> Filters:
-    ss = st.session_state
     labels = [quarter_label(q) for q in vocab.quarters]
     st.sidebar.subheader(t("chrome.filters", lang))
     if len(labels) > 1:
-        st.sidebar.select_slider(t("chrome.period", lang), options=labels, key=K_Q)
+        st.sidebar.select_slider(t("chrome.period", lang), options=labels, **_seed(K_Q))
     else:
         st.sidebar.caption(f"{t('chrome.period', lang)}: {labels[0]}")
     names = dict(zip(bundle["districts"]["district_id"], bundle["districts"]["name"], strict=True))
     all_ = t("chrome.all", lang)
-    st.sidebar.multiselect(t("chrome.districts", lang), list(vocab.districts), key=K_D,
+    st.sidebar.multiselect(t("chrome.districts", lang), list(vocab.districts), **_seed(K_D),
                            format_func=lambda d: names.get(d, d), placeholder=all_)
-    st.sidebar.multiselect(t("chrome.fields", lang), list(FIELDS), key=K_F,
+    st.sidebar.multiselect(t("chrome.fields", lang), list(FIELDS), **_seed(K_F),
                            format_func=lambda f: t(f"field.{f}", lang), placeholder=all_)
     cats = bundle["categories"]
     label_col = "label_en" if lang == "en" else "label_de"
     cat_labels = dict(zip(cats["category"], cats[label_col].fillna(cats["label_de"]), strict=True))
-    chosen_fields = ss.get(K_F) or list(FIELDS)
+    chosen_fields = _get(K_F) or list(FIELDS)
     cat_options = [c for c in vocab.categories if vocab.category_field.get(c) in chosen_fields]
-    ss[K_C] = [c for c in ss.get(K_C, []) if c in cat_options]
-    st.sidebar.multiselect(t("chrome.categories", lang), cat_options, key=K_C,
+    _set(K_C, [c for c in _get(K_C, []) if c in cat_options])
+    st.sidebar.multiselect(t("chrome.categories", lang), cat_options, **_seed(K_C),
                            format_func=lambda c: cat_labels.get(c, c), placeholder=all_)
-    st.sidebar.multiselect(t("chrome.kinds", lang), list(PATROL_KINDS), key=K_K,
+    st.sidebar.multiselect(t("chrome.kinds", lang), list(PATROL_KINDS), **_seed(K_K),
                            format_func=lambda k: t(f"kind.{k}", lang), placeholder=all_)
-    st.sidebar.multiselect(t("chrome.weekdays", lang), list(range(7)), key=K_WD,
+    st.sidebar.multiselect(t("chrome.weekdays", lang), list(range(7)), **_seed(K_WD),
                            format_func=lambda d: t(f"weekday.{d}", lang), placeholder=all_)
     c1, c2 = st.sidebar.columns(2)
-    c1.selectbox(t("chrome.hour_from", lang), list(range(24)), key=K_H0,
-                 format_func=lambda h: f"{h:02d}:00")
-    c2.selectbox(t("chrome.hour_to", lang), list(range(1, 25)), key=K_H1,
-                 format_func=lambda h: f"{h:02d}:00")
-    h0, h1 = ss[K_H0], ss[K_H1]
-    if h0 == h1 % 24 or h0 == h1:
+    c1.selectbox(t("chrome.hour_from", lang), HOURS_FROM, **_seed(K_H0))
+    c2.selectbox(t("chrome.hour_to", lang), HOURS_TO, **_seed(K_H1))
+    h0, h1 = int(_get(K_H0)[:2]), int(_get(K_H1)[:2])
+    if h0 == h1 % 24:
         h0, h1 = 0, 24  # an empty window means the whole day
     if h0 > h1:
         st.sidebar.caption(t("chrome.overnight", lang, a=h0, b=h1))
-    q0, q1 = (parse_quarter(v) for v in ss[K_Q])
+    q0, q1 = (parse_quarter(v) for v in _get(K_Q))
     if st.sidebar.button(t("chrome.reset", lang), key="flt_reset"):
         _reset_filters(vocab)
         st.rerun()
     return Filters(
-        q_from=min(q0, q1), q_to=max(q0, q1), districts=tuple(ss[K_D]), fields=tuple(ss[K_F]),
-        categories=tuple(ss[K_C]), kinds=tuple(ss[K_K]), weekdays=tuple(sorted(ss[K_WD])),
+        q_from=min(q0, q1), q_to=max(q0, q1), districts=tuple(_get(K_D)), fields=tuple(_get(K_F)),
+        categories=tuple(_get(K_C)), kinds=tuple(_get(K_K)), weekdays=tuple(sorted(_get(K_WD))),
         hours=(h0, h1),
     )
 
@@ -251,9 +284,24 @@ def _error_page(source: Source, exc: Exception, lang: str) -> None:
 
 def main() -> None:
     """The entry script: page config and navigation; the selected page draws the chrome."""
-    st.set_page_config(page_title="Lagebild", page_icon=":material/map:", layout="wide",
+    st.set_page_config(page_title="Lagebild", page_icon=ICON, layout="wide",
                        initial_sidebar_state="expanded")
     navigation(current_lang()).run()
+
+
+def _leave_pages_folder_mode() -> None:
+    """Rerun through dashboard.py when Streamlit ran a page file on its own.
+
+    Because a ``pages/`` folder exists, Streamlit starts a fresh process in its old
+    "pages folder" mode until ``st.navigation`` is first called: a first visit of
+    ``/lagebild`` then runs pages/lagebild.py directly, with file names in the menu. One
+    rerun switches to dashboard.py's navigation (same URL paths, so the same page).
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 def page() -> Context:
@@ -263,7 +311,8 @@ def page() -> Context:
     (its first run of a URL such as ``/lagebild``, because a ``pages/`` folder exists).
     When the data cannot be loaded it shows an error page and stops the run.
     """
-    st.set_page_config(page_title="Lagebild", page_icon=":material/map:", layout="wide",
+    _leave_pages_folder_mode()
+    st.set_page_config(page_title="Lagebild", page_icon=ICON, layout="wide",
                        initial_sidebar_state="expanded")
     lang = current_lang()
     st.session_state[K_LANG] = lang
@@ -332,12 +381,12 @@ def url_select(label: str, options, key: str, url_key: str, format_func=str, def
         raw = st.query_params.get(url_key)
         if raw is not None:
             if raw in [str(o) for o in options]:
-                ss[key] = options[[str(o) for o in options].index(raw)]
+                _set(key, options[[str(o) for o in options].index(raw)])
             else:
                 st.warning(t("chrome.url_notice", current_lang(), items=f"{url_key}: {raw!r}"))
-    if ss.get(key) not in options:
-        ss[key] = default if default in options else options[0]
-    value = st.selectbox(label, options, key=key, format_func=format_func)
+    if _get(key) not in options:
+        _set(key, default if default in options else options[0])
+    value = st.selectbox(label, options, format_func=format_func, **_seed(key))
     if st.query_params.get(url_key) != str(value):
         st.query_params[url_key] = str(value)
     return value

@@ -1,0 +1,118 @@
+"""The app in headless Chromium: offline map, escaping, URL state, screenshots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pandas as pd
+import pytest
+from harness import REPO, StreamlitServer, map_frame, screenshot, wait_for_app
+
+from data import generator
+from data.folder import write_folder
+
+pytestmark = pytest.mark.browser
+
+PAYLOAD = "<img src=x onerror=alert(1)>"
+SCRIPT = "<script>alert(2)</script>"
+
+
+def test_lagebild_map_renders_offline(server, page) -> None:
+    page.goto(f"{server.url}/lagebild")
+    wait_for_app(page)
+    frame = map_frame(page)
+    frame.wait_for_selector("path.leaflet-interactive")
+    # 7 district polygons (other polygon layers start hidden, except focus areas: 2 more).
+    districts = frame.locator("path.leaflet-interactive").count()
+    assert districts == 7 + 2
+    assert frame.locator(".leaflet-marker-icon").count() == 6  # the demo offices
+    assert frame.locator(".leaflet-control-layers").count() == 1
+    assert page.recorder.external == []
+    screenshot(page, "lagebild")
+
+
+@pytest.mark.parametrize("path", ["", "bezirke"])
+def test_pages_render_without_external_requests(server, page, path: str) -> None:
+    page.goto(f"{server.url}/{path}")
+    wait_for_app(page)
+    if path == "":
+        map_frame(page)
+        assert page.get_by_text("Beschwerden je 1.000 Einw.").count() >= 1
+    else:
+        page.wait_for_selector(".js-plotly-plot")
+    assert page.recorder.external == []
+    screenshot(page, path or "uebersicht")
+
+
+def test_filter_change_updates_url_and_url_restores_it(server, page, browser) -> None:
+    page.goto(f"{server.url}/")
+    wait_for_app(page)
+    box = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').first
+    box.click()
+    page.get_by_role("option", name="Heessen").click()
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => location.href.includes('d=heessen')", timeout=30_000)
+    url = page.evaluate("location.href")
+    assert parse_qs(urlparse(url).query)["d"] == ["heessen"]
+    wait_for_app(page)
+    heessen_count = page.locator('[data-testid="stMetricValue"]').first.inner_text()
+
+    other = browser.new_context(viewport={"width": 1500, "height": 1000})
+    p2 = other.new_page()
+    p2.goto(url)
+    wait_for_app(p2)
+    chips = p2.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').first
+    assert "Heessen" in chips.inner_text()
+    assert p2.locator('[data-testid="stMetricValue"]').first.inner_text() == heessen_count
+    other.close()
+
+
+@pytest.fixture(scope="module")
+def hostile_server(tmp_path_factory) -> StreamlitServer:
+    """A data folder whose names, addresses and labels carry script payloads."""
+    frames, meta = generator.generate(seed=11, complaints=4000, pings=30_000)
+    frames["districts"].loc[0, "name"] = f"Mitte {PAYLOAD}"
+    frames["districts"].loc[1, "team_name"] = SCRIPT
+    offices = frames["offices"]
+    offices.loc[0, "name"] = f"Citywache {PAYLOAD}"
+    offices.loc[0, "address"] = SCRIPT
+    offices.loc[1, "opening_hours"] = PAYLOAD
+    frames["focus_areas"].loc[0, "name"] = PAYLOAD
+    frames["categories"].loc[0, "label_de"] = PAYLOAD
+    meta["synthetic"] = False
+    folder = write_folder(tmp_path_factory.mktemp("hostile") / "city", frames, meta)
+    assert PAYLOAD in pd.read_csv(Path(folder) / "offices.csv")["name"].iloc[0]
+    s = StreamlitServer({"LAGEBILD_DATA": str(folder)})
+    yield s
+    s.stop()
+
+
+def test_script_payloads_raise_no_dialog(hostile_server, page) -> None:
+    page.goto(f"{hostile_server.url}/lagebild")
+    wait_for_app(page)
+    frame = map_frame(page)
+    frame.wait_for_selector("path.leaflet-interactive")
+    shapes = frame.locator("path.leaflet-interactive")
+    for i in range(shapes.count()):
+        shapes.nth(i).hover(force=True)
+        shapes.nth(i).click(force=True)
+    markers = frame.locator(".leaflet-marker-icon")
+    for i in range(markers.count()):
+        markers.nth(i).click(force=True)
+        frame.wait_for_selector(".leaflet-popup-content")
+    page.wait_for_timeout(500)
+    popup = frame.locator(".leaflet-popup-content").last.inner_text()
+    assert popup  # a popup opened and shows text
+    assert page.recorder.dialogs == []
+    assert page.recorder.external == []
+    # the payload is shown as text, not run
+    html = frame.content()
+    assert "onerror=alert(1)>" not in html.replace("&lt;img", "")
+    screenshot(page, "lagebild-hostile")
+
+
+def test_readme_screenshot_is_current() -> None:
+    """The README shows the Lagebild page (docs/lagebild.png, refreshed by `make screenshot`)."""
+    assert (REPO / "docs" / "lagebild.png").exists()
+    assert "docs/lagebild.png" in (REPO / "README.md").read_text(encoding="utf-8")
