@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: run test lint venv dev assets chromium demo bench clean
+.PHONY: run test lint venv dev assets chromium demo bench screenshot clean
 
 $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -50,6 +50,9 @@ demo: venv
 
 bench: dev assets
 	$(BIN)/python bench/run.py
+
+screenshot: dev assets chromium
+	$(BIN)/python scripts/screenshot.py
 
 clean:
 	rm -rf $(VENV) static/vendor .pytest_cache test-output

@@ -156,6 +156,8 @@ def read_folder(folder: str | Path) -> tuple[dict[str, pd.DataFrame], dict, pd.D
                 [(name, None, None, path.name, f"cannot read {path.name}: {exc}")]))
             frames[name] = contracts.empty_frame(name)
             continue
+        if raw.empty and len(raw.columns) == 0:  # e.g. a FeatureCollection without features
+            raw = pd.DataFrame({c: [] for c in SPECS[name].columns})
         frame, errs = contracts.validate(name, raw)
         frames[name] = frame
         errors.append(errs)
@@ -192,7 +194,7 @@ def prepare(frames: dict[str, pd.DataFrame], meta: dict, path: Path | None = Non
         if time_col:
             local = frame[time_col].dt.tz_convert(contracts.TZ)
             frame["quarter"] = quarter_ordinals(local)
-            frame["weekday"] = local.dt.weekday.to_numpy(dtype="int8")
+            frame["weekday"] = local.dt.day_of_week.to_numpy(dtype="int8")
             frame["hour"] = local.dt.hour.to_numpy(dtype="int8")
         frames[name] = frame
     patrols = frames["patrols"].copy()
