@@ -1,0 +1,29 @@
+"""The naive baseline for bench/run.py: a folium HeatMap of every filtered complaint.
+
+Loads the same data folder (cached like the app) and applies the same filters, then renders
+one heat-map point per complaint through st_folium: what a quick dashboard would do.
+"""
+
+import os
+
+import folium
+import streamlit as st
+from folium.plugins import HeatMap
+from streamlit_folium import st_folium
+
+from data.filters import Filters, complaint_mask
+from data.periods import parse_quarter
+from geo.assets import localize
+from ui.cache import load_bundle
+
+folder = os.environ["LAGEBILD_DATA"]
+bundle = load_bundle(folder, "bench")
+district = st.selectbox("district", ["", *bundle["districts"]["district_id"]], key="d")
+quarter = st.session_state.get("q", parse_quarter("2026-Q3"))
+f = Filters(quarter, quarter, districts=(district,) if district else ())
+c = bundle["complaints"]
+sel = c.loc[complaint_mask(c, f), ["lat", "lon"]].to_numpy()
+m = folium.Map(location=[51.68, 7.82], zoom_start=12, tiles=None)
+HeatMap(sel.tolist(), radius=8).add_to(m)
+localize(m)
+st_folium(m, key="naive", height=600, returned_objects=[])
