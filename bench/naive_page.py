@@ -5,6 +5,7 @@ one heat-map point per complaint through st_folium: what a quick dashboard would
 """
 
 import os
+from pathlib import Path
 
 import folium
 import streamlit as st
@@ -13,14 +14,15 @@ from streamlit_folium import st_folium
 
 from data.filters import Filters, complaint_mask
 from data.periods import parse_quarter
+from data.sources import signature
 from geo.assets import localize
 from ui.cache import load_bundle
 
 folder = os.environ["LAGEBILD_DATA"]
-bundle = load_bundle(folder, "bench")
-district = st.selectbox("district", ["", *bundle["districts"]["district_id"]], key="d")
-quarter = st.session_state.get("q", parse_quarter("2026-Q3"))
-f = Filters(quarter, quarter, districts=(district,) if district else ())
+bundle = load_bundle(folder, signature(Path(folder)))  # the app's cached copy
+districts = st.multiselect("district", list(bundle["districts"]["district_id"]), key="d")
+quarter = parse_quarter("2026-Q3")
+f = Filters(quarter, quarter, districts=tuple(districts))
 c = bundle["complaints"]
 sel = c.loc[complaint_mask(c, f), ["lat", "lon"]].to_numpy()
 m = folium.Map(location=[51.68, 7.82], zoom_start=12, tiles=None)

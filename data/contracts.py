@@ -337,7 +337,7 @@ def _coerce(field: Field, raw: pd.Series, errors: _Errors) -> pd.Series:
                 return raw.cat.rename_categories(list(cats))
         out = raw.astype("string").str.strip()
         out[blank] = pd.NA
-        return out.astype(object).where(~blank, None)
+        return out
     if kind in ("float", "int", "lat", "lon"):
         num = pd.to_numeric(raw, errors="coerce").astype("float64")
         bad = ~blank & num.isna().to_numpy()

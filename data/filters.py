@@ -171,14 +171,19 @@ def from_query(params: Mapping[str, object], vocab: Vocabulary, default: Filters
     return out, notices
 
 
+def _quarter_mask(values: np.ndarray, f: Filters, quarters: Iterable[int] | None) -> np.ndarray:
+    if quarters is None:
+        return (values >= f.q_from) & (values <= f.q_to)
+    return np.isin(values, np.asarray(list(quarters)))
+
+
 def complaint_mask(frame: pd.DataFrame, f: Filters, quarters: Iterable[int] | None = None
                    ) -> np.ndarray:
     """Boolean mask of the complaints the filters select (optionally other quarters).
 
     Needs the derived columns ``quarter``, ``district_id``, ``weekday`` and ``hour``.
     """
-    qs = np.asarray(list(quarters) if quarters is not None else f.quarters)
-    mask = np.isin(frame["quarter"].to_numpy(), qs)
+    mask = _quarter_mask(frame["quarter"].to_numpy(), f, quarters)
     if f.districts:
         mask &= frame["district_id"].isin(f.districts).to_numpy()
     if f.fields:
@@ -195,8 +200,7 @@ def complaint_mask(frame: pd.DataFrame, f: Filters, quarters: Iterable[int] | No
 def incident_mask(frame: pd.DataFrame, f: Filters, quarters: Iterable[int] | None = None
                   ) -> np.ndarray:
     """Staff incidents: period, districts, weekday and hour window (no category)."""
-    qs = np.asarray(list(quarters) if quarters is not None else f.quarters)
-    mask = np.isin(frame["quarter"].to_numpy(), qs)
+    mask = _quarter_mask(frame["quarter"].to_numpy(), f, quarters)
     if f.districts:
         mask &= frame["district_id"].isin(f.districts).to_numpy()
     if f.weekdays:

@@ -58,6 +58,7 @@ class DataBundle:
     frames: dict[str, pd.DataFrame]
     meta: dict = field(default_factory=dict)
     path: Path | None = None
+    _quarters: list[int] | None = field(default=None, repr=False)
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.frames[name]
@@ -67,7 +68,12 @@ class DataBundle:
         return bool(self.meta.get("synthetic", False))
 
     def quarters(self) -> list[int]:
-        """Quarter ordinals that hold complaints or patrols, ascending."""
+        """Quarter ordinals that hold complaints or patrols, ascending (computed once)."""
+        if self._quarters is None:
+            self._quarters = self._find_quarters()
+        return list(self._quarters)
+
+    def _find_quarters(self) -> list[int]:
         found: set[int] = set()
         if len(self.frames["complaints"]):
             found.update(np.unique(self.frames["complaints"]["quarter"]).tolist())
@@ -200,6 +206,11 @@ def prepare(frames: dict[str, pd.DataFrame], meta: dict, path: Path | None = Non
     patrols = frames["patrols"].copy()
     patrols["quarter"] = quarter_ordinals(patrols["start"])
     frames["patrols"] = patrols
+    # Low-cardinality columns of the big table as categoricals: filters and counts on a
+    # million complaints then work on small integer codes.
+    complaints = frames["complaints"]
+    for col in ("district_id", "category", "field", "status", "source"):
+        complaints[col] = complaints[col].astype("category")
     return DataBundle(frames=frames, meta=meta, path=path)
 
 

@@ -11,7 +11,7 @@ Built-in structure that the analytics must find:
   covered by KOD and joint patrols;
 * an *emerging* cluster in a park in Bockum-Hövel that appears in the fifth quarter and
   grows, with no patrol route nearby (a presence gap);
-* a *fading* cluster in Heessen, strong in the first quarters and almost gone at the end,
+* a *fading* cluster in Heessen that halves over the eight quarters (a diminishing hot spot),
   covered by a patrol route that is walked less as it fades;
 * seasonal (summer evenings) and time-of-day patterns per category.
 """
@@ -130,7 +130,8 @@ CLUSTERS = [
             {"trinkgelage": 2, "bettelei": 2, "vandalismus": 1, "parken": 1, "laerm": 1}),
     Cluster("emerging", EMERGING, 150, 0.06, (0, 0, 0, 0, 0.25, 0.55, 0.85, 1.2),
             {"trinkgelage": 3, "laerm": 2, "muell": 2, "drogen": 1, "vandalismus": 1}),
-    Cluster("fading", FADING, 150, 0.04, (1.2, 1.1, 0.8, 0.5, 0.15, 0.05, 0.0, 0.0),
+    # Fades steadily but stays a (weakening) hot spot: ArcGIS "diminishing".
+    Cluster("fading", FADING, 150, 0.05, (1.4, 1.3, 1.2, 1.1, 1.0, 0.9, 0.8, 0.7),
             {"laerm": 2, "vandalismus": 2, "belaestigung": 1, "trinkgelage": 1}),
     Cluster("dumping", (7.9440, 51.6560), 260, 0.03, (1,) * 8, {"muell": 4, "parken": 1}),
 ]

@@ -303,9 +303,10 @@ def district_profile(bundle: DataBundle, model: SpatialModel, f: Filters, distri
          if pd.notna(row.get("population")) else None),
         ("contact.offices", office_names or None),
     ]
+    items = [(k, v) for k, v in items if v is not None and pd.notna(v) and str(v).strip()]
     contacts = pd.DataFrame({
-        t("contact.what", lang): [t(k, lang) for k, v in items if v],
-        t("contact.value", lang): [str(v) for k, v in items if v],
+        t("contact.what", lang): [t(k, lang) for k, _ in items],
+        t("contact.value", lang): [str(v) for _, v in items],
     })
     g = replace(f, districts=(district_id,))
     kpis = [k for k in overview_kpis(bundle, model, g)
