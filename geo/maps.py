@@ -23,7 +23,7 @@ import html
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -811,6 +811,43 @@ def add_complaint_density(m: folium.Map, cells: pd.DataFrame, lang: str = "de",
                      unit=t("unit.complaints", lang), decimals=0, show=show)
 
 
+def _class_layer(m: folium.Map, cells: pd.DataFrame, classes: Sequence[str], colors: Mapping[str, str],
+                 label_prefix: str, layer_key: str, legend_key: str, lang: str, show: bool,
+                 max_cells: int | None, rank: Callable[[str], float]) -> folium.FeatureGroup:
+    """H3 cells coloured by a class (``cls``; "none" not drawn), with a legend of the classes.
+
+    At most ``max_cells`` cells are drawn, those with the highest ``rank(cls)`` first.
+    """
+    check_lang(lang)
+    _require(cells, ["h3", "cls"], layer_key)
+    cls = cells["cls"].astype(object).where(cells["cls"].notna(), "none").astype(str).to_numpy()
+    unknown = sorted(set(cls) - set(classes) - {"none"})
+    if unknown:
+        raise ValueError(f"class must be one of {[*classes, 'none']}, got {unknown[0]!r}")
+    drawn = np.flatnonzero(cls != "none")
+    if max_cells is not None and drawn.size > max_cells:
+        strength = np.array([rank(c) for c in cls[drawn]])
+        drawn = np.sort(drawn[np.argsort(-strength, kind="stable")[:max_cells]])
+    styles = [{"fillColor": colors[c], "color": "#333333", "weight": 0.6, "opacity": 0.8,
+               "fillOpacity": 0.7} for c in classes]
+    records = cells.iloc[drawn].to_dict("records")
+    features = []
+    for rec, c in zip(records, cls[drawn], strict=True):
+        tip = esc(t(f"{label_prefix}{c}", lang))
+        if not _blank(rec.get("count")):
+            tip += f"<br>{esc(t('map.hot.count', lang))}: {esc(fmt_number(float(rec['count']), lang))}"
+        if not _blank(rec.get("z")):
+            tip += f"<br>z = {esc(fmt_number(float(rec['z']), lang, 2))}"
+        features.append({"type": "Feature", "id": str(rec["h3"]),
+                         "properties": {"k": list(classes).index(c), "t": tip},
+                         "geometry": _hex_geometry(rec["h3"])})
+    group = _group(m, t(layer_key, lang), show)
+    _GeoLayer(features, styles, hover={"weight": 2.5, "color": "#000000"}, hexagons=True).add_to(group)
+    rows = [(_swatch(colors[c]), t(f"{label_prefix}{c}", lang)) for c in classes]
+    group.add_child(_Legend(_legend_html(t(legend_key, lang), rows)))
+    return group
+
+
 def add_hotspots(m: folium.Map, cells: pd.DataFrame, lang: str = "de", show: bool = True,
                  max_cells: int | None = MAX_CELLS) -> folium.FeatureGroup:
     """Gi* hot and cold spots ("Hotspots (Gi*)") with a legend of the confidence classes.
@@ -819,34 +856,43 @@ def add_hotspots(m: folium.Map, cells: pd.DataFrame, lang: str = "de", show: boo
     drawn); optional count (complaints) and z (Gi* z-score) for the tooltip. At most
     ``max_cells`` cells are drawn, the most confident first.
     """
-    check_lang(lang)
-    _require(cells, ["h3", "cls"], "add_hotspots")
-    cls = cells["cls"].astype(object).where(cells["cls"].notna(), "none").astype(str).to_numpy()
-    unknown = sorted(set(cls) - set(HOTSPOT_CLASSES) - {"none"})
-    if unknown:
-        raise ValueError(f"hotspot class must be one of {[*HOTSPOT_CLASSES, 'none']}, got {unknown[0]!r}")
-    drawn = np.flatnonzero(cls != "none")
-    if max_cells is not None and drawn.size > max_cells:
-        strength = np.array([abs(HOTSPOT_CLASSES.index(c) - 2.5) for c in cls[drawn]])
-        drawn = np.sort(drawn[np.argsort(-strength, kind="stable")[:max_cells]])
-    styles = [{"fillColor": HOTSPOT_COLORS[c], "color": HOTSPOT_COLORS["hot99" if c[0] == "h" else "cold99"],
-               "weight": 0.8, "opacity": 0.9, "fillOpacity": 0.7} for c in HOTSPOT_CLASSES]
-    records = cells.iloc[drawn].to_dict("records")
-    features = []
-    for rec, c in zip(records, cls[drawn], strict=True):
-        tip = esc(t(f"map.hot.{c}", lang))
-        if not _blank(rec.get("count")):
-            tip += f"<br>{esc(t('map.hot.count', lang))}: {esc(fmt_number(float(rec['count']), lang))}"
-        if not _blank(rec.get("z")):
-            tip += f"<br>z = {esc(fmt_number(float(rec['z']), lang, 2))}"
-        features.append({"type": "Feature", "id": str(rec["h3"]),
-                         "properties": {"k": HOTSPOT_CLASSES.index(c), "t": tip},
-                         "geometry": _hex_geometry(rec["h3"])})
-    group = _group(m, t("map.layer.hotspots", lang), show)
-    _GeoLayer(features, styles, hover={"weight": 2.5, "color": "#000000"}, hexagons=True).add_to(group)
-    rows = [(_swatch(HOTSPOT_COLORS[c]), t(f"map.hot.{c}", lang)) for c in HOTSPOT_CLASSES]
-    group.add_child(_Legend(_legend_html(t("map.hot.legend", lang), rows)))
-    return group
+    return _class_layer(m, cells, HOTSPOT_CLASSES, HOTSPOT_COLORS, "map.hot.", "map.layer.hotspots",
+                        "map.hot.legend", lang, show, max_cells,
+                        rank=lambda c: abs(HOTSPOT_CLASSES.index(c) - 2.5))
+
+
+# Emerging hot spot classes (ArcGIS), colour-blind-aware: warm = growing/new, blue = fading.
+EMERGING_CLASSES = ("new", "consecutive", "intensifying", "persistent", "diminishing", "sporadic",
+                    "oscillating", "historical")
+EMERGING_COLORS = {
+    "new": "#D55E00", "consecutive": "#E69F00", "intensifying": "#882255", "persistent": "#CC79A7",
+    "diminishing": "#56B4E9", "sporadic": "#F0E442", "oscillating": "#009E73", "historical": "#999999",
+}
+register({
+    "map.layer.emerging": ("Entstehende Hotspots", "Emerging hot spots"),
+    "map.emerging.legend": ("Hotspot-Muster (Quartale)", "Hot spot pattern (quarters)"),
+    "map.emerging.new": ("neu", "new"),
+    "map.emerging.consecutive": ("fortlaufend", "consecutive"),
+    "map.emerging.intensifying": ("verstärkend", "intensifying"),
+    "map.emerging.persistent": ("beständig", "persistent"),
+    "map.emerging.diminishing": ("abnehmend", "diminishing"),
+    "map.emerging.sporadic": ("sporadisch", "sporadic"),
+    "map.emerging.oscillating": ("wechselnd", "oscillating"),
+    "map.emerging.historical": ("historisch", "historical"),
+})
+
+
+def add_emerging(m: folium.Map, cells: pd.DataFrame, lang: str = "de", show: bool = True,
+                 max_cells: int | None = MAX_CELLS) -> folium.FeatureGroup:
+    """Emerging hot spot classes per cell ("Entstehende Hotspots").
+
+    ``cells``: h3, cls (one of :data:`EMERGING_CLASSES` or none); optional count and z.
+    """
+    order = {"intensifying": 8, "new": 7, "consecutive": 6, "persistent": 5, "diminishing": 4,
+             "historical": 3, "oscillating": 2, "sporadic": 1}
+    return _class_layer(m, cells, EMERGING_CLASSES, EMERGING_COLORS, "map.emerging.",
+                        "map.layer.emerging", "map.emerging.legend", lang, show, max_cells,
+                        rank=lambda c: order[c])
 
 
 def _join_categories(value: Any) -> str:

@@ -6,7 +6,7 @@ answered from the cubes (see :mod:`geo.dosage`), so a rerun never touches the ra
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -16,6 +16,9 @@ from data.filters import Filters
 from data.folder import DataBundle
 from geo import dosage
 from geo.cells import CellIndex, build_cell_index
+from geo.emerging import MIN_QUARTERS, emerging_hotspots
+from geo.gap import presence_gap
+from geo.hotspots import gi_star
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,3 +109,63 @@ def district_hours(model: SpatialModel, f: Filters) -> pd.DataFrame:
     if f.districts:
         out = out[out["district_id"].isin(f.districts)].reset_index(drop=True)
     return out
+
+
+# --- analytics on top of the cubes ------------------------------------------------------------
+
+def _city_wide(f: Filters) -> Filters:
+    """Hot spots are judged against the whole city: the district filter only narrows display."""
+    return replace(f, districts=())
+
+
+def hotspots(model: SpatialModel, f: Filters) -> pd.DataFrame:
+    """Gi* per cell (h3, count, z, p, p_fdr, cls) for the filters, city-wide."""
+    return gi_star(complaint_cell_counts(model, _city_wide(f)), model.index)
+
+
+def emerging_quarters(f: Filters, available: list[int], minimum: int = MIN_QUARTERS) -> list[int]:
+    """The quarters for the emerging analysis: the period, extended back to ``minimum``.
+
+    Empty when the data holds fewer than ``minimum`` quarters up to the period's end.
+    """
+    first = min(f.q_from, f.q_to - minimum + 1)
+    quarters = [q for q in range(first, f.q_to + 1) if q in set(available)]
+    return quarters if len(quarters) >= minimum else []
+
+
+def emerging(model: SpatialModel, f: Filters, quarters: list[int]) -> pd.DataFrame:
+    """Emerging hot spot classes per cell over ``quarters`` (city-wide, other filters apply)."""
+    counts = complaint_counts_by_quarter(model, _city_wide(f), quarters)
+    return emerging_hotspots(counts, model.index)
+
+
+def gap(model: SpatialModel, f: Filters, spots: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The ranked presence gap list (geo.gap) for the filters; rows of the selected districts."""
+    g = _city_wide(f)
+    spots = hotspots(model, f) if spots is None else spots
+    presence = presence_minutes(model, g)["total"]
+    cats = dosage.complaint_category_counts(model.complaint_cube, model.index,
+                                            categories=categories_of(model, g),
+                                            weekdays=list(g.weekdays) or None,
+                                            hours=None if g.hours == (0, 24) else g.hours,
+                                            quarters=g.quarters)
+    table = presence_gap(spots, presence, model.index, cats)
+    if f.districts:
+        table = table[table["district_id"].isin(f.districts)].reset_index(drop=True)
+    return table
+
+
+def weekday_hour(model: SpatialModel, f: Filters) -> np.ndarray:
+    """Complaints as 7 x 24 (weekday x hour) for the filters."""
+    return dosage.complaint_weekday_hour(model.complaint_cube, model.index,
+                                         categories=categories_of(model, f),
+                                         districts=list(f.districts) or None, **_common(f))
+
+
+def district_hours_by_quarter(model: SpatialModel, f: Filters, quarters: list[int]) -> pd.DataFrame:
+    """district_id, name, quarter, hours, joint_share... per district and quarter."""
+    args = _common(f)
+    args["quarters"] = quarters
+    return dosage.district_presence(model.presence_cube, model.index, model.districts,
+                                    by_quarter=True, kinds=list(f.patrol_kinds()),
+                                    district_ids=list(f.districts) or None, **args)

@@ -17,7 +17,8 @@ from viz.i18n import fmt_number
 
 REPO = Path(__file__).resolve().parent.parent
 DASHBOARD = str(REPO / "dashboard.py")
-PAGES = ["pages/uebersicht.py", "pages/lagebild.py", "pages/bezirke.py"]
+PAGES = ["pages/uebersicht.py", "pages/lagebild.py", "pages/bezirke.py", "pages/praesenz.py",
+         "pages/beschwerden.py"]
 
 
 @pytest.fixture(scope="module")
@@ -182,3 +183,36 @@ def test_env_data_folder_is_used(tmp_path: Path, monkeypatch) -> None:
     f = Filters(parse_quarter("2026-Q3"), parse_quarter("2026-Q3"))
     expected = int(np.sum(complaint_mask(bundle["complaints"], f)))
     assert metrics(at)["Beschwerden"] == fmt_number(expected, "de")
+
+
+def test_praesenz_gap_list_starts_with_the_uncovered_emerging_cluster() -> None:
+    at = app()
+    at.run()
+    at.switch_page("pages/praesenz.py")
+    at.run()
+    assert not at.exception
+    gaps = at.dataframe[0].value
+    assert list(gaps.columns)[:3] == ["Rang", "Bezirk", "Zelle (H3)"]
+    assert gaps.iloc[0]["Bezirk"] == "Bockum-Hövel"
+    assert gaps.iloc[0]["Präsenz (Min.)"] == 0
+    assert any(b.label == "Präsenzlücken als CSV herunterladen" for b in at.get("download_button"))
+
+
+def test_praesenz_district_filter_narrows_the_gap_list() -> None:
+    at = app(d="heessen")
+    at.run()
+    at.switch_page("pages/praesenz.py")
+    at.run()
+    gaps = at.dataframe[0].value
+    assert set(gaps["Bezirk"]) == {"Heessen"}
+
+
+def test_beschwerden_emerging_over_the_period() -> None:
+    at = app(q="2024-Q4..2026-Q3", lang="en")
+    at.run()
+    at.switch_page("pages/beschwerden.py")
+    at.run()
+    assert not at.exception
+    heads = [h.value for h in at.subheader]
+    assert "Emerging hot spots over 8 quarters (2024-Q4 – 2026-Q3)" in heads
+    assert "Statistical hot spots (Getis-Ord Gi*)" in heads

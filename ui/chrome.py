@@ -152,7 +152,10 @@ def _kept(key: str) -> str:
 
 
 def _store(key: str) -> None:
-    st.session_state[_kept(key)] = st.session_state[key]
+    value = st.session_state[key]
+    if key == K_Q and not (isinstance(value, tuple | list) and len(value) == 2):
+        return  # a range slider reports a pair; anything else is a stale replay, keep the range
+    st.session_state[_kept(key)] = value
 
 
 def _seed(key: str) -> dict:

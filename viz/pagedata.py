@@ -6,7 +6,7 @@ and tested directly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -18,7 +18,16 @@ from data.kpis import Kpi, compare_counts, signal, trend_z
 from data.kpis import overview_kpis as _overview_kpis
 from data.periods import quarter_label
 from geo import maps
-from geo.model import SpatialModel, complaint_cell_counts, district_hours, presence_cells
+from geo.model import (
+    SpatialModel,
+    complaint_cell_counts,
+    district_hours,
+    district_hours_by_quarter,
+    emerging,
+    gap,
+    hotspots,
+    presence_cells,
+)
 from viz.i18n import fmt_number, register, t
 
 register({
@@ -116,8 +125,6 @@ def district_table(bundle: DataBundle, model: SpatialModel, f: Filters) -> pd.Da
     Columns: district_id, name, population, complaints, previous, z, signal, per_1000,
     patrol_hours, hours_per_1000, joint_share, open, incidents.
     """
-    from dataclasses import replace
-
     all_f = replace(f, districts=())
     d = bundle["districts"][["district_id", "name", "population"]].copy()
     c = bundle["complaints"]
@@ -218,7 +225,7 @@ def incidents_by_district(bundle: DataBundle, f: Filters) -> pd.DataFrame:
 
 
 def lagebild_map(bundle: DataBundle, model: SpatialModel, f: Filters, lang: str, tiles: str,
-                 metric: str = "per_1000", extra_layers=None):
+                 metric: str = "per_1000"):
     """The Lagebild map with every layer (each switchable in the layer control)."""
     table = district_table(bundle, model, f)
     m = maps.base_map(_bounds(bundle, f), tiles=tiles, lang=lang)
@@ -232,8 +239,10 @@ def lagebild_map(bundle: DataBundle, model: SpatialModel, f: Filters, lang: str,
         cells = presence[presence["kind"] == kind][["h3", "minutes"]].rename(
             columns={"minutes": "value"})
         maps.add_presence(m, cells, kind, lang, show=False)
-    for add in extra_layers or ():
-        add(m)
+    spots = hotspots(model, f)
+    maps.add_hotspots(m, _in_districts(model, f, spots), lang, show=False)
+    names = dict(zip(bundle["districts"]["district_id"], bundle["districts"]["name"], strict=True))
+    maps.add_gap(m, gap(model, f, spots), lang, district_names=names, show=False)
     maps.add_incidents_by_district(m, incidents_by_district(bundle, f), lang, show=False)
     maps.add_offices(m, bundle["offices"], lang, now=pd.Timestamp.now(tz="Europe/Berlin"))
     return m
@@ -241,8 +250,6 @@ def lagebild_map(bundle: DataBundle, model: SpatialModel, f: Filters, lang: str,
 
 def quarter_series(bundle: DataBundle, f: Filters, district_id: str | None = None) -> pd.DataFrame:
     """Complaints per quarter over all quarters of the data (other filters applied)."""
-    from dataclasses import replace
-
     quarters = bundle.quarters()
     g = replace(f, districts=(district_id,) if district_id else f.districts)
     c = bundle["complaints"]
@@ -286,8 +293,6 @@ class DistrictProfile:
 
 def district_profile(bundle: DataBundle, model: SpatialModel, f: Filters, district_id: str,
                      lang: str) -> DistrictProfile:
-    from dataclasses import replace
-
     d = bundle["districts"].set_index("district_id")
     if district_id not in d.index:
         raise ValueError(f"unknown district, got {district_id!r}")
@@ -325,3 +330,147 @@ def district_profile(bundle: DataBundle, model: SpatialModel, f: Filters, distri
     pvc = pd.DataFrame({"name": [quarter_label(q) for q in quarters],
                         "complaints": trend["value"].to_numpy(), "hours": hours})
     return DistrictProfile(contacts, kpis, trend, cats[["field", "category_label", "count"]], pvc)
+
+
+# --- Präsenz and Beschwerden ----------------------------------------------------------------
+
+register({
+    "praesenz.map": ("Präsenz je Zelle und Präsenzlücken", "Presence per cell and presence gaps"),
+    "praesenz.hours": ("Streifenstunden je Bezirk und Quartal", "Patrol hours per district and quarter"),
+    "praesenz.joint": ("Anteil gemeinsamer Streifen je Quartal", "Joint patrol share per quarter"),
+    "praesenz.gap": ("Präsenzlücken: Hotspots (≥ 95 %) mit der geringsten Präsenz im Bezirk",
+                     "Presence gaps: hot spots (≥ 95 %) with the least presence in their district"),
+    "praesenz.gap_help": (
+        "Zellen, die Gi*-Hotspots mit mindestens 95 % Konfidenz sind und deren Streifenpräsenz im "
+        "unteren Drittel der Hotspot-Zellen desselben Bezirks liegt; sortiert nach Beschwerden.",
+        "Cells that are Gi* hot spots at ≥ 95 % confidence and whose patrol presence lies in the "
+        "lowest third of the hot spot cells of the same district; ranked by complaints."),
+    "praesenz.no_gap": ("Keine Präsenzlücken für diese Auswahl.", "No presence gaps for this selection."),
+    "praesenz.download": ("Präsenzlücken als CSV herunterladen", "Download presence gaps as CSV"),
+    "col.rank": ("Rang", "Rank"),
+    "col.cell": ("Zelle (H3)", "Cell (H3)"),
+    "col.confidence": ("Konfidenz", "Confidence"),
+    "col.presence_minutes": ("Präsenz (Min.)", "Presence (min)"),
+    "col.main_categories": ("Hauptkategorien", "Main categories"),
+    "col.lat": ("Breite", "Latitude"),
+    "col.lon": ("Länge", "Longitude"),
+    "beschwerden.hotspots": ("Statistische Hotspots (Getis-Ord Gi*)",
+                             "Statistical hot spots (Getis-Ord Gi*)"),
+    "beschwerden.hotspots_help": (
+        "Gi* auf Zellzählungen (H3, Nachbarschaft: Zelle und ihr Ring), Konfidenz nach "
+        "Benjamini-Hochberg-Korrektur; berechnet stadtweit, der Bezirksfilter begrenzt die Anzeige.",
+        "Gi* on cell counts (H3, neighbourhood: the cell and its ring), confidence after a "
+        "Benjamini-Hochberg correction; computed city-wide, the district filter narrows the view."),
+    "beschwerden.emerging": ("Entstehende Hotspots über {n} Quartale ({period})",
+                             "Emerging hot spots over {n} quarters ({period})"),
+    "beschwerden.emerging_none": (
+        "Für entstehende Hotspots werden mindestens 4 Quartale Daten bis zum Ende des Zeitraums benötigt.",
+        "Emerging hot spots need at least 4 quarters of data up to the end of the period."),
+    "beschwerden.emerging_help": (
+        "Gi* je Quartal und Mann-Kendall-Trend je Zelle; Klassen wie in ArcGIS "
+        "(neu, fortlaufend, verstärkend, beständig, abnehmend, sporadisch, wechselnd, historisch).",
+        "Gi* per quarter and a Mann-Kendall trend per cell; classes as in ArcGIS "
+        "(new, consecutive, intensifying, persistent, diminishing, sporadic, oscillating, historical)."),
+    "beschwerden.fields": ("Kategorien nach Handlungsfeld", "Categories by field"),
+    "beschwerden.weekhour": ("Wochentag × Uhrzeit", "Weekday × hour"),
+    "beschwerden.classes": ("Zellen je Klasse", "Cells per class"),
+})
+
+
+def _in_districts(model: SpatialModel, f: Filters, frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows of a per-cell frame (in index order) whose cell lies in the selected districts."""
+    if not f.districts:
+        return frame
+    return frame[model.index.district_cells(list(f.districts))].reset_index(drop=True)
+
+
+def gap_table(bundle: DataBundle, model: SpatialModel, f: Filters, lang: str) -> pd.DataFrame:
+    """The presence gap list with translated headers and category labels (also the CSV)."""
+    table = gap(model, f)
+    names = dict(zip(bundle["districts"]["district_id"], bundle["districts"]["name"], strict=True))
+    cats = bundle["categories"]
+    label_col = "label_en" if lang == "en" else "label_de"
+    labels = dict(zip(cats["category"], cats[label_col].fillna(cats["label_de"]), strict=True))
+    return pd.DataFrame({
+        t("col.rank", lang): table["rank"],
+        t("col.district", lang): table["district_id"].map(lambda d: names.get(d, d)),
+        t("col.cell", lang): table["h3"],
+        t("col.confidence", lang): table["cls"].map({"hot99": "99 %", "hot95": "95 %"}),
+        t("col.complaints", lang): table["complaints"].astype(int),
+        t("col.presence_minutes", lang): table["presence_minutes"].round(0).astype(int),
+        t("col.main_categories", lang): table["main_categories"].map(
+            lambda s: ", ".join(labels.get(c, c) for c in str(s).split(",") if c)),
+        t("col.lat", lang): table["lat"].round(5),
+        t("col.lon", lang): table["lon"].round(5),
+    })
+
+
+def presence_map(bundle: DataBundle, model: SpatialModel, f: Filters, lang: str, tiles: str):
+    """Presence per cell by patrol kind, with the presence gaps on top."""
+    m = maps.base_map(_bounds(bundle, f), tiles=tiles, lang=lang)
+    frame, title = _district_layer_frame(bundle, district_table(bundle, model, f), "patrol_hours", lang)
+    maps.add_districts(m, frame, title, lang, palette="cividis", show=False)
+    presence = presence_cells(model, f)
+    for kind in f.patrol_kinds():
+        cells = presence[presence["kind"] == kind][["h3", "minutes"]].rename(columns={"minutes": "value"})
+        maps.add_presence(m, _cells_in(model, f, cells), kind, lang, show=True)
+    names = dict(zip(bundle["districts"]["district_id"], bundle["districts"]["name"], strict=True))
+    maps.add_gap(m, gap(model, f), lang, district_names=names)
+    maps.add_offices(m, bundle["offices"], lang, now=pd.Timestamp.now(tz="Europe/Berlin"))
+    return m
+
+
+def _cells_in(model: SpatialModel, f: Filters, cells: pd.DataFrame) -> pd.DataFrame:
+    if not f.districts or cells.empty:
+        return cells
+    codes = model.index.codes_of(cells["h3"].tolist())
+    keep = model.index.district_cells(list(f.districts))[np.maximum(codes, 0)] & (codes >= 0)
+    return cells[keep].reset_index(drop=True)
+
+
+def hours_by_quarter(bundle: DataBundle, model: SpatialModel, f: Filters) -> pd.DataFrame:
+    """quarter_label, value (hours), series (district name) over all quarters of the data."""
+    table = district_hours_by_quarter(model, f, bundle.quarters())
+    if f.districts:
+        table = table[table["district_id"].isin(f.districts)]
+    return pd.DataFrame({"quarter_label": table["quarter"].map(quarter_label),
+                         "value": table["hours"].round(1), "series": table["name"]})
+
+
+def joint_share_series(bundle: DataBundle, model: SpatialModel, f: Filters) -> pd.DataFrame:
+    table = district_hours_by_quarter(model, f, bundle.quarters())
+    if f.districts:
+        table = table[table["district_id"].isin(f.districts)]
+    sums = table.groupby("quarter")[["hours", "hours_joint"]].sum()
+    share = (sums["hours_joint"] / sums["hours"].where(sums["hours"] > 0)).fillna(0.0)
+    return pd.DataFrame({"quarter_label": [quarter_label(q) for q in sums.index],
+                         "share": share.to_numpy()})
+
+
+def hotspot_map(bundle: DataBundle, model: SpatialModel, f: Filters, lang: str, tiles: str):
+    m = maps.base_map(_bounds(bundle, f), tiles=tiles, lang=lang)
+    maps.add_hotspots(m, _in_districts(model, f, hotspots(model, f)), lang)
+    maps.add_focus_areas(m, bundle["focus_areas"], lang, show=False)
+    return m
+
+
+def emerging_map(bundle: DataBundle, model: SpatialModel, f: Filters, lang: str, tiles: str,
+                 quarters: list[int]):
+    m = maps.base_map(_bounds(bundle, f), tiles=tiles, lang=lang)
+    table = emerging(model, f, quarters)
+    counts = complaint_cell_counts(model, f, quarters=quarters)
+    table = table.assign(count=counts)
+    maps.add_emerging(m, _in_districts(model, f, table), lang)
+    return m
+
+
+def category_counts(bundle: DataBundle, f: Filters, lang: str) -> pd.DataFrame:
+    """field, category_label, count of the filtered complaints."""
+    c = bundle["complaints"]
+    sel = c.loc[complaint_mask(c, f)]
+    cats = bundle["categories"]
+    label_col = "label_en" if lang == "en" else "label_de"
+    labels = dict(zip(cats["category"], cats[label_col].fillna(cats["label_de"]), strict=True))
+    out = sel.groupby(["field", "category"], observed=True).size().rename("count").reset_index()
+    out["category_label"] = out["category"].map(lambda k: labels.get(k, k))
+    return out[["field", "category_label", "count"]]

@@ -32,17 +32,37 @@ def test_lagebild_map_renders_offline(server, page) -> None:
     screenshot(page, "lagebild")
 
 
-@pytest.mark.parametrize("path", ["", "bezirke"])
-def test_pages_render_without_external_requests(server, page, path: str) -> None:
+@pytest.mark.parametrize(("path", "maps", "charts"), [
+    ("", 1, 0),
+    ("bezirke", 0, 3),
+    ("praesenz", 1, 2),
+    ("beschwerden", 2, 2),
+])
+def test_pages_render_without_external_requests(server, page, path: str, maps: int,
+                                                charts: int) -> None:
     page.goto(f"{server.url}/{path}")
     wait_for_app(page)
-    if path == "":
-        map_frame(page)
-        assert page.get_by_text("Beschwerden je 1.000 Einw.").count() >= 1
-    else:
-        page.wait_for_selector(".js-plotly-plot")
+    if maps:
+        page.wait_for_function(
+            f"() => document.querySelectorAll('iframe[title=\"streamlit_folium.st_folium\"]')"
+            f".length >= {maps}", timeout=60_000)
+        frame = map_frame(page)
+        frame.wait_for_selector("path.leaflet-interactive")
+    if charts:
+        page.wait_for_function(
+            f"() => document.querySelectorAll('.js-plotly-plot').length >= {charts}", timeout=60_000)
+    page.wait_for_timeout(500)
     assert page.recorder.external == []
     screenshot(page, path or "uebersicht")
+
+
+def test_praesenz_gap_layer_is_drawn(server, page) -> None:
+    page.goto(f"{server.url}/praesenz")
+    wait_for_app(page)
+    frame = map_frame(page)
+    frame.wait_for_selector("path.leaflet-interactive")
+    assert frame.get_by_text("Präsenzlücken").count() >= 1  # layer control and legend
+    assert page.get_by_text("Bockum-Hövel").count() >= 1  # top of the gap list
 
 
 def test_filter_change_updates_url_and_url_restores_it(server, page, browser) -> None:

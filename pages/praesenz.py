@@ -1,0 +1,38 @@
+"""Präsenz: patrol coverage (dosage) by kind, hours per district, joint share, presence gaps."""
+
+import streamlit as st
+
+from ui import chrome, widgets
+from viz import charts, pagedata
+from viz.i18n import t
+
+ctx = chrome.page()
+lang, f, bundle = ctx.lang, ctx.filters, ctx.bundle
+model = widgets.spatial_model(ctx)
+
+st.title(t("page.praesenz", lang))
+st.caption(pagedata.scope_caption(bundle, f, lang))
+
+st.subheader(t("praesenz.map", lang))
+widgets.show_map(pagedata.presence_map(bundle, model, f, lang, widgets.tiles()), key="presence_map",
+                 height=560)
+
+st.subheader(t("praesenz.gap", lang))
+gaps = pagedata.gap_table(bundle, model, f, lang)
+if gaps.empty:
+    st.info(t("praesenz.no_gap", lang))
+else:
+    st.dataframe(gaps, hide_index=True, width="stretch")
+    chrome.download_csv(gaps, t("praesenz.download", lang), f"praesenzluecken_{f.period_label()}.csv",
+                        key="gap_csv")
+st.caption(t("praesenz.gap_help", lang))
+
+left, right = st.columns(2)
+with left:
+    st.plotly_chart(charts.quarter_trend(pagedata.hours_by_quarter(bundle, model, f), lang,
+                                         t("praesenz.hours", lang), y_title=t("unit.hours", lang)),
+                    width="stretch", key="pz_hours")
+with right:
+    st.plotly_chart(charts.joint_share_over_time(pagedata.joint_share_series(bundle, model, f), lang,
+                                                 t("praesenz.joint", lang)),
+                    width="stretch", key="pz_joint")
