@@ -4,8 +4,9 @@
 
 Measures, on a generated data set (cached under bench/out/):
   (a) rerun_s        a filter change on the Lagebild page, warm cache, server-side rerun time
-                     (median of --repeat runs, AppTest in this process);
-  (b) naive_rerun_s  the same filter change on a page that draws a folium HeatMap of every
+                     (median of --repeat runs, AppTest in this process): the period,
+                     city-wide; rerun_district_s: the district selection;
+  (b) naive_rerun_s  the same filter changes on a page that draws a folium HeatMap of every
                      filtered complaint through st_folium (bench/naive_page.py);
   (c) map_html_bytes the Lagebild map's HTML for the default filters;
   (d) peak_rss_mb    peak resident memory of this process (data, model, both pages);
@@ -44,8 +45,10 @@ def ensure_data(complaints: int, pings: int, seed: int) -> Path:
     return folder
 
 
-# The same filter changes on both pages: one district, another, all, two.
-FILTER_SEQUENCE = [["mitte"], ["heessen"], [], ["uentrop", "mitte"]]
+# The same filter changes on both pages. Headline: the period, city-wide (the mayor's and
+# the coordinators' most common change); second: the district selection in 2026-Q3.
+PERIODS = ["2026-Q2", "2026-Q1", "2025-Q4", "2026-Q3"]
+DISTRICTS = [["mitte"], ["heessen"], [], ["uentrop", "mitte"]]
 
 
 def time_reruns(at, set_filter, values, repeat: int) -> list[float]:
@@ -60,7 +63,7 @@ def time_reruns(at, set_filter, values, repeat: int) -> list[float]:
     return times
 
 
-def bench_app(repeat: int) -> tuple[list[float], int]:
+def bench_app(repeat: int) -> tuple[list[float], list[float], int]:
     from streamlit.testing.v1 import AppTest
 
     from data.filters import Filters
@@ -77,27 +80,37 @@ def bench_app(repeat: int) -> tuple[list[float], int]:
     at.run()  # warm: data, model and first map
     at.run()
 
+    def set_period(app, q):
+        app.sidebar.select_slider(key="flt_q").set_value((q, q))
+
     def set_district(app, value):
         app.sidebar.multiselect(key="flt_d").set_value(value)
 
-    times = time_reruns(at, set_district, FILTER_SEQUENCE, repeat)
+    periods = time_reruns(at, set_period, PERIODS, repeat)
+    districts = time_reruns(at, set_district, DISTRICTS, repeat)
     folder = os.environ["LAGEBILD_DATA"]
     bundle = load_bundle(folder, signature(Path(folder)))
     q = parse_quarter("2026-Q3")
     html = maps.map_html(lagebild_map(bundle, build(bundle), Filters(q, q), "de", "none"))
-    return times, len(html.encode("utf-8"))
+    return periods, districts, len(html.encode("utf-8"))
 
 
-def bench_naive(repeat: int) -> list[float]:
+def bench_naive(repeat: int) -> tuple[list[float], list[float]]:
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(ROOT / "bench" / "naive_page.py"), default_timeout=900)
     at.run()
 
+    def set_period(app, q):
+        app.selectbox(key="q").set_value(q)
+
     def set_district(app, value):
         app.multiselect(key="d").set_value(value)
 
-    return time_reruns(at, set_district, FILTER_SEQUENCE, repeat)
+    periods = time_reruns(at, set_period, PERIODS, repeat)
+    set_period(at, "2026-Q3")
+    districts = time_reruns(at, set_district, DISTRICTS, repeat)
+    return periods, districts
 
 
 def cold_start(folder: Path) -> float:
@@ -144,19 +157,23 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["LAGEBILD_DATA"] = str(folder)
     os.environ["LAGEBILD_TILES"] = "none"
     cold = cold_start(folder)
-    app_times, html_bytes = bench_app(args.repeat)
-    naive_times = bench_naive(args.repeat)
+    app_times, app_district_times, html_bytes = bench_app(args.repeat)
+    naive_times, naive_district_times = bench_naive(args.repeat)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     from data.sources import signature
     from ui.cache import load_bundle
 
     counts = load_bundle(str(folder), signature(folder)).counts()
+    med = statistics.median
     result = {
         "complaints": counts["complaints"],
         "pings": counts["patrol_points"],
-        "rerun_s": round(statistics.median(app_times), 3),
-        "naive_rerun_s": round(statistics.median(naive_times), 3),
-        "speedup": round(statistics.median(naive_times) / statistics.median(app_times), 1),
+        "rerun_s": round(med(app_times), 3),
+        "naive_rerun_s": round(med(naive_times), 3),
+        "speedup": round(med(naive_times) / med(app_times), 1),
+        "rerun_district_s": round(med(app_district_times), 3),
+        "naive_rerun_district_s": round(med(naive_district_times), 3),
+        "speedup_district": round(med(naive_district_times) / med(app_district_times), 1),
         "map_html_bytes": html_bytes,
         "peak_rss_mb": round(peak, 1),
         "cold_start_s": round(cold, 2),
@@ -165,9 +182,13 @@ def main(argv: list[str] | None = None) -> int:
     }
     rows = [
         ("data", f"{result['complaints']:,} complaints, {result['pings']:,} pings"),
-        ("(a) filter change, Lagebild (median)", f"{result['rerun_s']:.3f} s"),
-        ("(b) filter change, naive HeatMap (median)", f"{result['naive_rerun_s']:.3f} s"),
+        ("(a) period change, Lagebild (median)", f"{result['rerun_s']:.3f} s"),
+        ("(b) period change, naive HeatMap (median)", f"{result['naive_rerun_s']:.3f} s"),
         ("    speed-up", f"{result['speedup']:.1f}x"),
+        ("(a') district change, Lagebild (median)", f"{result['rerun_district_s']:.3f} s"),
+        ("(b') district change, naive HeatMap (median)",
+         f"{result['naive_rerun_district_s']:.3f} s"),
+        ("    speed-up", f"{result['speedup_district']:.1f}x"),
         ("(c) Lagebild map HTML", f"{html_bytes / 1e6:.2f} MB"),
         ("(d) peak memory (RSS)", f"{result['peak_rss_mb']:.0f} MB"),
         ("(e) cold start to complete Übersicht", f"{result['cold_start_s']:.2f} s"),

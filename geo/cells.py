@@ -32,9 +32,13 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import shapely
-from h3._cy import latlng_to_cell as _latlng_to_cell_int
 
 from geo.spatial import assign_polygons
+
+try:  # h3-py 4.x: the Cython entry point returns the int id without string conversion
+    from h3._cy import latlng_to_cell as _latlng_to_cell_int
+except ImportError:  # pragma: no cover - other h3-py layouts
+    from h3.api.basic_int import latlng_to_cell as _latlng_to_cell_int
 
 RESOLUTIONS = (8, 9, 10)
 _FIT_TOLERANCE = 1e-7  # max residual of the lattice fit on cell centres, in lattice units

@@ -436,7 +436,12 @@ def build_complaint_cube(complaints: pd.DataFrame, index: CellIndex) -> pd.DataF
         if col not in complaints.columns:
             raise ValueError(f"complaints needs a column {col!r}")
     quarter, weekday, hour = time_parts(complaints["received_at"])
-    cat = pd.Categorical(complaints["category"].astype("string").astype(object))
+    raw = complaints["category"]
+    if isinstance(raw.dtype, pd.CategoricalDtype):  # canonical frames: no string round trip
+        cat = pd.Categorical.from_codes(raw.cat.codes.to_numpy(),
+                                        categories=[str(c) for c in raw.cat.categories])
+    else:
+        cat = pd.Categorical(raw.astype("string").astype(object))
     cat_codes = np.asarray(cat.codes, dtype=np.int64)
     keep = (quarter >= 0) & (cat_codes >= 0)
     cells = cell_codes(index, complaints["lat"].to_numpy()[keep], complaints["lon"].to_numpy()[keep])

@@ -351,3 +351,16 @@ def test_complaint_category_counts(complaints, index, cells) -> None:
     long = complaint_category_counts(cube, index)
     got = {(int(r.cell), str(r.category)): int(r.count) for r in long.itertuples()}
     assert got == {(a, "laerm"): 2, (a, "drogen"): 1, (b, "muell"): 2}
+
+
+@pytest.mark.parametrize("dtype", ["object", "string", "category"])
+def test_complaint_cube_accepts_category_dtypes(complaints, index, dtype) -> None:
+    frame = complaints.copy()
+    frame["category"] = frame["category"].astype(dtype)
+    if dtype == "category":
+        frame["category"] = frame["category"].cat.add_categories(["unused"])
+    cube = build_complaint_cube(frame, index)
+    reference = build_complaint_cube(complaints, index)
+    assert np.array_equal(complaint_counts(cube, index, categories=["laerm"]),
+                          complaint_counts(reference, index, categories=["laerm"]))
+    assert cube["count"].sum() == len(frame)
