@@ -8,7 +8,7 @@ from viz.i18n import t
 
 ctx = chrome.page()
 lang, f = ctx.lang, ctx.filters
-model = widgets.spatial_model(ctx)
+model = widgets.spatial_model(ctx, widgets.resolution_select(lang))
 
 st.title(t("page.lagebild", lang))
 st.caption(pagedata.scope_caption(ctx.bundle, f, lang))

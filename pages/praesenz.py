@@ -8,7 +8,7 @@ from viz.i18n import t
 
 ctx = chrome.page()
 lang, f, bundle = ctx.lang, ctx.filters, ctx.bundle
-model = widgets.spatial_model(ctx)
+model = widgets.spatial_model(ctx, widgets.resolution_select(lang))
 
 st.title(t("page.praesenz", lang))
 st.caption(pagedata.scope_caption(bundle, f, lang))

@@ -216,3 +216,17 @@ def test_beschwerden_emerging_over_the_period() -> None:
     heads = [h.value for h in at.subheader]
     assert "Emerging hot spots over 8 quarters (2024-Q4 – 2026-Q3)" in heads
     assert "Statistical hot spots (Getis-Ord Gi*)" in heads
+
+
+@pytest.mark.parametrize("resolution", ["8", "10"])
+def test_cell_resolution_is_selectable_and_kept_in_url(resolution: str) -> None:
+    at = app(r=resolution)
+    at.run()
+    at.switch_page("pages/beschwerden.py")
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="res").value == int(resolution)
+    at.switch_page("pages/lagebild.py")
+    at.run()
+    assert not at.exception
+    assert at.query_params["r"] == resolution

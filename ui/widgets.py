@@ -11,8 +11,11 @@ from streamlit_folium import st_folium
 from data.kpis import Kpi
 from geo import model as geo_model
 from geo.maps import TILES
+from ui import chrome
 from ui.chrome import Context
+from viz.i18n import t
 from viz.kpi_text import kpi_text
+from viz.pagedata import RESOLUTIONS
 
 
 def tiles() -> str:
@@ -36,6 +39,12 @@ def _model(folder: str, sig: str, resolution: int, _bundle) -> geo_model.Spatial
 
 def spatial_model(ctx: Context, resolution: int = 9) -> geo_model.SpatialModel:
     return _model(str(ctx.source.folder), ctx.signature, resolution, ctx.bundle)
+
+
+def resolution_select(lang: str) -> int:
+    """The H3 cell size, shared by the pages that draw cells and kept in the URL (``r``)."""
+    return chrome.url_select(t("cells.resolution", lang), RESOLUTIONS, key="res", url_key="r",
+                             format_func=lambda r: t(f"cells.res{r}", lang))
 
 
 def kpi_tiles(kpis: list[Kpi], lang: str, per_row: int = 3) -> None:

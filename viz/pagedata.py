@@ -28,7 +28,7 @@ from geo.model import (
     hotspots,
     presence_cells,
 )
-from viz.i18n import fmt_number, register, t
+from viz.i18n import fmt_date, fmt_number, register, t
 
 register({
     "overview.map": ("Beschwerden je 1.000 Einwohner", "Complaints per 1,000 inhabitants"),
@@ -63,13 +63,26 @@ register({
 })
 
 METRICS = ("per_1000", "complaints", "patrol_hours", "trend")
+RESOLUTIONS = (9, 8, 10)  # default first
+
+register({
+    "cells.resolution": ("Zellgröße (H3-Auflösung)", "Cell size (H3 resolution)"),
+    "cells.res8": ("groß (Auflösung 8, ca. 0,7 km²)", "large (resolution 8, about 0.7 km²)"),
+    "cells.res9": ("mittel (Auflösung 9, ca. 0,1 km²)", "medium (resolution 9, about 0.1 km²)"),
+    "cells.res10": ("klein (Auflösung 10, ca. 0,015 km²)", "small (resolution 10, about 0.015 km²)"),
+    "scope.as_of": ("Datenstand {date}", "Data as of {date}"),
+})
 
 
 def scope_caption(bundle: DataBundle, f: Filters, lang: str) -> str:
     names = dict(zip(bundle["districts"]["district_id"], bundle["districts"]["name"], strict=True))
     districts = ", ".join(names.get(d, d) for d in f.districts) if f.districts else t(
         "scope.all_districts", lang)
-    return t("scope.period", lang, period=f.period_label(), districts=districts)
+    text = t("scope.period", lang, period=f.period_label(), districts=districts)
+    latest = bundle["complaints"]["received_at"].max() if len(bundle["complaints"]) else None
+    if latest is not None and pd.notna(latest):
+        text += " · " + t("scope.as_of", lang, date=fmt_date(latest, lang))
+    return text
 
 
 def has_previous(bundle: DataBundle, f: Filters) -> bool:
