@@ -208,3 +208,19 @@ def incident_mask(frame: pd.DataFrame, f: Filters, quarters: Iterable[int] | Non
     if f.hours != (0, 24):
         mask &= f.hour_mask()[frame["hour"].to_numpy()]
     return mask
+
+
+def count(frame: pd.DataFrame, mask: np.ndarray, by: str | list[str] | None = None
+          ) -> float | pd.Series:
+    """How many records the mask selects, in total or per ``by``.
+
+    Works on raw records (one row each) and on summaries whose column ``n`` holds how many
+    records a row stands for (see :attr:`data.folder.DataBundle.complaint_table`).
+    """
+    weights = frame["n"].to_numpy() if "n" in frame.columns else None
+    if by is None:
+        return float(mask.sum()) if weights is None else float(weights[mask].sum())
+    sel = frame.loc[mask]
+    if weights is None:
+        return sel.groupby(by, observed=True).size()
+    return sel.groupby(by, observed=True)["n"].sum()

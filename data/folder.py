@@ -58,7 +58,7 @@ class DataBundle:
     frames: dict[str, pd.DataFrame]
     meta: dict = field(default_factory=dict)
     path: Path | None = None
-    _quarters: list[int] | None = field(default=None, repr=False)
+    _cache: dict = field(default_factory=dict, repr=False)  # derived values, computed once
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.frames[name]
@@ -69,9 +69,33 @@ class DataBundle:
 
     def quarters(self) -> list[int]:
         """Quarter ordinals that hold complaints or patrols, ascending (computed once)."""
-        if self._quarters is None:
-            self._quarters = self._find_quarters()
-        return list(self._quarters)
+        if "quarters" not in self._cache:
+            self._cache["quarters"] = self._find_quarters()
+        return list(self._cache["quarters"])
+
+    @property
+    def as_of(self) -> pd.Timestamp | None:
+        """When the newest complaint came in (None without complaints)."""
+        if "as_of" not in self._cache:
+            received = self.frames["complaints"]["received_at"]
+            self._cache["as_of"] = received.max() if len(received) else None
+        return self._cache["as_of"]
+
+    @property
+    def complaint_table(self) -> pd.DataFrame:
+        """Complaints summarised once by every filter and KPI dimension (computed once).
+
+        Columns quarter, district_id, field, category, weekday, hour, status and ``n`` (how
+        many complaints the row stands for): a filter change sums a few thousand rows
+        instead of scanning every complaint.
+        """
+        if "complaint_table" not in self._cache:
+            keys = ["quarter", "district_id", "field", "category", "weekday", "hour", "status"]
+            c = self.frames["complaints"]
+            self._cache["complaint_table"] = (
+                c.groupby(keys, observed=True, dropna=False, sort=False).size().rename("n")
+                .reset_index())
+        return self._cache["complaint_table"]
 
     def _find_quarters(self) -> list[int]:
         found: set[int] = set()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from data.filters import Filters, complaint_mask, incident_mask
+from data.filters import Filters, complaint_mask, count, incident_mask
 
 STRONG = 3.0
 SIGNAL = 2.0
@@ -104,16 +104,16 @@ def overview_kpis(
     prev_f = f.previous()
     cur_mask = complaint_mask(complaints, f)
     prev_mask = complaint_mask(complaints, prev_f) if has_previous else None
-    n_cur = float(cur_mask.sum())
-    n_prev = float(prev_mask.sum()) if prev_mask is not None else None
+    n_cur = count(complaints, cur_mask)
+    n_prev = count(complaints, prev_mask) if prev_mask is not None else None
     pop = population(districts, f)
 
     def per_1000(n: float | None) -> float | None:
         return None if n is None or not pop else n / pop * 1000
 
-    open_cur = float((cur_mask & complaints["status"].isin(OPEN_STATUSES).to_numpy()).sum())
-    open_prev = (float((prev_mask & complaints["status"].isin(OPEN_STATUSES).to_numpy()).sum())
-                 if prev_mask is not None else None)
+    is_open = complaints["status"].isin(OPEN_STATUSES).to_numpy()
+    open_cur = count(complaints, cur_mask & is_open)
+    open_prev = count(complaints, prev_mask & is_open) if prev_mask is not None else None
     inc_cur = float(incident_mask(incidents, f).sum())
     inc_prev = float(incident_mask(incidents, prev_f).sum()) if has_previous else None
     h_cur = float(sum(hours_now.values()))
@@ -153,19 +153,7 @@ def what_changed(complaints: pd.DataFrame, f: Filters, by: str) -> pd.DataFrame:
     """Districts or categories (``by`` = ``district_id``/``category``) with |z| >= 2."""
     if by not in ("district_id", "category"):
         raise ValueError(f"by must be 'district_id' or 'category', got {by!r}")
-    cur = complaints.loc[complaint_mask(complaints, f), by].value_counts()
-    prev = complaints.loc[complaint_mask(complaints, f.previous()), by].value_counts()
+    cur = count(complaints, complaint_mask(complaints, f), by)
+    prev = count(complaints, complaint_mask(complaints, f.previous()), by)
     table = compare_counts(cur, prev)
     return table[table["z"].abs() >= SIGNAL].reset_index(drop=True)
-
-
-def quarterly_counts(complaints: pd.DataFrame, f: Filters, quarters: list[int],
-                     by: str | None = None) -> pd.DataFrame:
-    """Complaint counts per quarter (all ``quarters``, other filters applied), optionally by a column."""
-    mask = complaint_mask(complaints, f, quarters=quarters)
-    sel = complaints.loc[mask]
-    if by is None:
-        counts = sel.groupby("quarter").size().reindex(quarters, fill_value=0)
-        return counts.rename("count").rename_axis("quarter").reset_index()
-    counts = sel.groupby(["quarter", by]).size().rename("count").reset_index()
-    return counts

@@ -123,3 +123,31 @@ def test_compare_counts_sorts_by_absolute_z() -> None:
 def test_kpi_text(lang, kpi, value, delta, color, arrow) -> None:
     text = kpi_text(kpi, lang)
     assert (text.value, text.delta, text.delta_color, text.arrow) == (value, delta, color, arrow)
+
+
+@pytest.fixture(scope="module")
+def demo():
+    from pathlib import Path
+
+    from data.folder import load_folder
+
+    return load_folder(Path(__file__).resolve().parent.parent / "data" / "demo")
+
+
+@pytest.mark.parametrize("filters", [
+    Filters(Q("2026-Q3"), Q("2026-Q3")),
+    Filters(Q("2025-Q1"), Q("2025-Q4"), districts=("mitte", "heessen")),
+    Filters(Q("2026-Q2"), Q("2026-Q3"), fields=("infrastruktur",), weekdays=(5, 6), hours=(20, 4)),
+])
+def test_summary_table_gives_the_same_kpis_as_raw_records(demo, filters) -> None:
+    """The per-dimension summary (used for speed) agrees with counting raw complaints."""
+    raw = overview_kpis(demo["complaints"], demo["staff_incidents"], demo["districts"], filters,
+                        {"kod": 1.0}, {"kod": 1.0}, True)
+    summary = overview_kpis(demo.complaint_table, demo["staff_incidents"], demo["districts"],
+                            filters, {"kod": 1.0}, {"kod": 1.0}, True)
+    assert [(k.current, k.previous) for k in raw] == [(k.current, k.previous) for k in summary]
+    for by in ("district_id", "category"):
+        a = what_changed(demo["complaints"], filters, by)
+        b = what_changed(demo.complaint_table, filters, by)
+        assert a["key"].astype(str).tolist() == b["key"].astype(str).tolist()
+        assert a["current"].tolist() == b["current"].tolist()

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from data.filters import Filters, complaint_mask, incident_mask
+from data.filters import Filters, complaint_mask, count, incident_mask
 from data.folder import DataBundle
 from data.kpis import Kpi, compare_counts, signal, trend_z
 from data.kpis import overview_kpis as _overview_kpis
@@ -79,7 +79,7 @@ def scope_caption(bundle: DataBundle, f: Filters, lang: str) -> str:
     districts = ", ".join(names.get(d, d) for d in f.districts) if f.districts else t(
         "scope.all_districts", lang)
     text = t("scope.period", lang, period=f.period_label(), districts=districts)
-    latest = bundle["complaints"]["received_at"].max() if len(bundle["complaints"]) else None
+    latest = bundle.as_of
     if latest is not None and pd.notna(latest):
         text += " · " + t("scope.as_of", lang, date=fmt_date(latest, lang))
     return text
@@ -95,7 +95,7 @@ def overview_kpis(bundle: DataBundle, model: SpatialModel, f: Filters) -> list[K
     hours_now = district_hours(model, f).drop(columns="district_id").sum().to_dict()
     hours_prev = (district_hours(model, f.previous()).drop(columns="district_id").sum().to_dict()
                   if prev else None)
-    return _overview_kpis(bundle["complaints"], bundle["staff_incidents"], bundle["districts"], f,
+    return _overview_kpis(bundle.complaint_table, bundle["staff_incidents"], bundle["districts"], f,
                           _by_kind(hours_now), _by_kind(hours_prev) if hours_prev else None, prev)
 
 
@@ -107,7 +107,7 @@ def what_changed_tables(bundle: DataBundle, f: Filters, lang: str) -> pd.DataFra
     """Districts and categories whose complaint count changed significantly (|z| >= 2)."""
     if not has_previous(bundle, f):
         return pd.DataFrame()
-    c = bundle["complaints"]
+    c = bundle.complaint_table
     names = dict(zip(bundle["districts"]["district_id"], bundle["districts"]["name"], strict=True))
     cats = bundle["categories"]
     label_col = "label_en" if lang == "en" else "label_de"
@@ -115,8 +115,8 @@ def what_changed_tables(bundle: DataBundle, f: Filters, lang: str) -> pd.DataFra
     parts = []
     for by, kind_key, mapping in (("district_id", "col.district", names),
                                   ("category", "col.category", labels)):
-        cur = c.loc[complaint_mask(c, f), by].value_counts()
-        prev = c.loc[complaint_mask(c, f.previous()), by].value_counts()
+        cur = count(c, complaint_mask(c, f), by)
+        prev = count(c, complaint_mask(c, f.previous()), by)
         table = compare_counts(cur, prev)
         table = table[table["z"].abs() >= 2]
         if table.empty:
@@ -140,12 +140,11 @@ def district_table(bundle: DataBundle, model: SpatialModel, f: Filters) -> pd.Da
     """
     all_f = replace(f, districts=())
     d = bundle["districts"][["district_id", "name", "population"]].copy()
-    c = bundle["complaints"]
+    c = bundle.complaint_table
     cur_mask = complaint_mask(c, all_f)
-    cur = c.loc[cur_mask, "district_id"].value_counts()
-    prev = c.loc[complaint_mask(c, all_f.previous()), "district_id"].value_counts()
-    open_ = c.loc[cur_mask & c["status"].isin(["open", "in_progress"]).to_numpy(),
-                  "district_id"].value_counts()
+    cur = count(c, cur_mask, "district_id")
+    prev = count(c, complaint_mask(c, all_f.previous()), "district_id")
+    open_ = count(c, cur_mask & c["status"].isin(["open", "in_progress"]).to_numpy(), "district_id")
     inc = bundle["staff_incidents"]
     incidents = inc.loc[incident_mask(inc, all_f), "district_id"].value_counts()
     hours = district_hours(model, all_f).set_index("district_id")
@@ -265,9 +264,9 @@ def quarter_series(bundle: DataBundle, f: Filters, district_id: str | None = Non
     """Complaints per quarter over all quarters of the data (other filters applied)."""
     quarters = bundle.quarters()
     g = replace(f, districts=(district_id,) if district_id else f.districts)
-    c = bundle["complaints"]
+    c = bundle.complaint_table
     mask = complaint_mask(c, g, quarters=quarters)
-    counts = pd.Series(c.loc[mask, "quarter"]).value_counts().reindex(quarters, fill_value=0)
+    counts = count(c, mask, "quarter").reindex(quarters, fill_value=0)
     return pd.DataFrame({"quarter_label": [quarter_label(q) for q in quarters],
                          "value": counts.to_numpy()})
 
@@ -330,12 +329,11 @@ def district_profile(bundle: DataBundle, model: SpatialModel, f: Filters, distri
     kpis = [k for k in overview_kpis(bundle, model, g)
             if k.key in ("complaints", "per_1000", "patrol_hours")]
     trend = quarter_series(bundle, g)
-    c = bundle["complaints"]
-    sel = c.loc[complaint_mask(c, g)]
+    c = bundle.complaint_table
     labels = dict(zip(bundle["categories"]["category"],
                       bundle["categories"]["label_en" if lang == "en" else "label_de"].fillna(
                           bundle["categories"]["label_de"]), strict=True))
-    cats = sel.groupby(["field", "category"]).size().rename("count").reset_index()
+    cats = count(c, complaint_mask(c, g), ["field", "category"]).rename("count").reset_index()
     cats["category_label"] = cats["category"].map(lambda k: labels.get(k, k))
     quarters = bundle.quarters()
     hours = [float(district_hours(model, replace(g, q_from=q, q_to=q)).drop(
@@ -479,11 +477,10 @@ def emerging_map(bundle: DataBundle, model: SpatialModel, f: Filters, lang: str,
 
 def category_counts(bundle: DataBundle, f: Filters, lang: str) -> pd.DataFrame:
     """field, category_label, count of the filtered complaints."""
-    c = bundle["complaints"]
-    sel = c.loc[complaint_mask(c, f)]
+    c = bundle.complaint_table
     cats = bundle["categories"]
     label_col = "label_en" if lang == "en" else "label_de"
     labels = dict(zip(cats["category"], cats[label_col].fillna(cats["label_de"]), strict=True))
-    out = sel.groupby(["field", "category"], observed=True).size().rename("count").reset_index()
+    out = count(c, complaint_mask(c, f), ["field", "category"]).rename("count").reset_index()
     out["category_label"] = out["category"].map(lambda k: labels.get(k, k))
     return out[["field", "category_label", "count"]]
