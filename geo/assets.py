@@ -94,6 +94,7 @@ def localize(m: folium.Map, base_url: str = DEFAULT_BASE_URL) -> folium.Map:
     silently bring a CDN address back.
     """
     base_url = base_url.rstrip("/")
+    seen: set[str] = set()  # an asset is linked once, by the first element that needs it
     for element in _walk(m):
         for attr in ("default_js", "default_css"):
             assets = getattr(element, attr, None)
@@ -104,7 +105,8 @@ def localize(m: folium.Map, base_url: str = DEFAULT_BASE_URL) -> folium.Map:
                 if name not in ASSET_MAP:
                     raise ValueError(f"no local copy for map asset {name!r} ({url}); add it to ASSET_MAP")
                 rel = ASSET_MAP[name]
-                if rel is not None:
+                if rel is not None and name not in seen:
+                    seen.add(name)
                     local.append((name, f"{base_url}/{rel}"))
             setattr(element, attr, local)
     return m

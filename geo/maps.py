@@ -35,6 +35,7 @@ import h3
 import numpy as np
 import pandas as pd
 import shapely
+from branca.element import CssLink, Element, JavascriptLink
 from folium.template import Template
 from folium.utilities import get_obj_in_upper_tree
 
@@ -234,7 +235,42 @@ _CSS = """<style>
 </style>"""
 
 
-class _Css(folium.MacroElement):
+class _Text(Element):
+    """Already rendered text, emitted as it is.
+
+    branca's MacroElement wraps what its macros render in a new ``Element`` and compiles
+    that as a Jinja template. For a layer script that means lexing hundreds of KB again on
+    every render, and worse, text from the data such as ``{{ 7*7 }}`` would be evaluated
+    on the server (template injection). Lagebild's own elements emit :class:`_Text`.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._text = text
+
+    def render(self, **kwargs: Any) -> str:
+        return self._text
+
+
+class _SafeMacroMixin:
+    """Render like ``MacroElement.render`` but never compile the rendered output again."""
+
+    def render(self, **kwargs: Any) -> None:
+        figure = self.get_root()
+        for name, url in getattr(self, "default_js", []):
+            figure.header.add_child(JavascriptLink(url), name=name)
+        for name, url in getattr(self, "default_css", []):
+            figure.header.add_child(CssLink(url), name=name)
+        module = self._template.module.__dict__
+        for part in ("header", "html", "script"):
+            macro = module.get(part)
+            if macro is not None:
+                getattr(figure, part).add_child(_Text(macro(self, kwargs)), name=self.get_name())
+        for element in self._children.values():
+            element.render(**kwargs)
+
+
+class _Css(_SafeMacroMixin, folium.MacroElement):
     """The stylesheet of legends, icons and popups (inline, once per map)."""
 
     _template = Template("{% macro header(this, kwargs) %}" + _CSS + "{% endmacro %}")
@@ -252,6 +288,14 @@ class LagebildMap(folium.Map):
     :func:`base_map` still appear in the control and no CDN address can slip back in.
     """
 
+    fitted_bounds: list[list[float]] | None = None
+
+    def get_bounds(self) -> list[list[float]]:
+        """The bounds the map was fitted to (walking every feature is slow for many cells)."""
+        if self.fitted_bounds is not None:
+            return self.fitted_bounds
+        return super().get_bounds()
+
     def render(self, **kwargs: Any) -> None:
         controls = [k for k, v in self._children.items() if isinstance(v, folium.LayerControl)]
         for key in controls:
@@ -260,7 +304,7 @@ class LagebildMap(folium.Map):
         super().render(**kwargs)
 
 
-class _GeoLayer(folium.GeoJson):
+class _GeoLayer(_SafeMacroMixin, folium.GeoJson):
     """One GeoJSON layer styled by class and with pre-escaped tooltips and popups.
 
     Feature properties: ``k`` (index into ``styles``), ``t`` (tooltip HTML, escaped),
@@ -348,25 +392,40 @@ var {{ this.get_name() }} = (function() {
         return to_js(self.tip_suffix)
 
     def data_js(self) -> str:
-        """The features as JSON for the browser (compact for hexagon layers)."""
+        """The features as JSON for the browser (compact for hexagon layers).
+
+        Computed once: a map is rendered several times on its way to the browser
+        (streamlit-folium renders the root, the map and the map script separately).
+        """
+        cached = getattr(self, "_data_js", None)
+        if cached is None:
+            cached = self._data_js = self._encode_data()
+        return cached
+
+    def _encode_data(self) -> str:
         if not self.hexagons:
             return to_js(self.data)
         rows = []
-        prev = np.zeros(2, dtype=np.int64)
+        px = py = 0
         for feature in self.data["features"]:
             props = feature["properties"]
             if set(props) - {"k", "t"}:
                 raise ValueError(f"hexagon features carry only k and t, got {sorted(props)}")
-            ring = feature["geometry"]["coordinates"][0][:-1]
-            xy = np.rint(np.asarray(ring, dtype="float64") * 1e5).astype(np.int64)
-            first = xy[0] - prev
-            prev = xy[0]
-            rows.append([feature["id"], props["k"], props.get("t", ""), int(first[0]), int(first[1]),
-                         *np.diff(xy, axis=0).ravel().tolist()])
+            ring = feature["geometry"]["coordinates"][0]
+            x0, y0, deltas = _ring_code(tuple(tuple(p) for p in ring))
+            rows.append([feature["id"], props["k"], props.get("t", ""), x0 - px, y0 - py, *deltas])
+            px, py = x0, y0
         return to_js({"hex": rows})
 
 
-class _Legend(folium.MacroElement):
+@lru_cache(maxsize=200_000)
+def _ring_code(ring: tuple[tuple[float, float], ...]) -> tuple[int, int, tuple[int, ...]]:
+    """A closed ring as integer 1e-5 degrees: first vertex and the deltas of the others."""
+    xy = np.rint(np.asarray(ring[:-1], dtype="float64") * 1e5).astype(np.int64)
+    return int(xy[0, 0]), int(xy[0, 1]), tuple(np.diff(xy, axis=0).ravel().tolist())
+
+
+class _Legend(_SafeMacroMixin, folium.MacroElement):
     """A legend control shown while its feature group is on the map; ``html`` is escaped HTML."""
 
     _template = Template("""
@@ -460,6 +519,18 @@ def _hex_ring(cell: str) -> tuple[tuple[float, float], ...]:
         raise ValueError(f"not a valid H3 cell id: {cell!r}") from exc
     ring = tuple((round(lng, 5), round(lat, 5)) for lat, lng in boundary)
     return (*ring, ring[0])
+
+
+def _labels(values: np.ndarray, lang: str, digits: int) -> list[str]:
+    """Escaped number labels; each distinct value is formatted once (counts repeat a lot)."""
+    cache: dict[float, str] = {}
+    out = []
+    for v in values.tolist():
+        label = cache.get(v)
+        if label is None:
+            label = cache[v] = esc(fmt_number(v, lang, digits))
+        out.append(label)
+    return out
 
 
 def _hex_geometry(cell: str) -> dict:
@@ -585,6 +656,7 @@ def base_map(bounds: tuple[float, float, float, float], tiles: str = "osm", lang
                          control=False).add_to(m)
     m.add_child(_Css(), name="lagebild_css")
     m.fit_bounds([[minlat, minlon], [maxlat, maxlon]])
+    m.fitted_bounds = [[minlat, minlon], [maxlat, maxlon]]
     folium.LayerControl(collapsed=False).add_to(m)
     localize(m)
     return m
@@ -768,11 +840,11 @@ def add_cells(m: folium.Map, cells: pd.DataFrame, name: str, lang: str = "de", p
         ids, values, classes = ids[top], values[top], classes[top]
     styles = [{"fillColor": c, "color": c, "weight": 0.6, "opacity": 0.9, "fillOpacity": 0.65}
               for c in colors]
+    labels = _labels(values, lang, digits)
     features = [
-        {"type": "Feature", "id": str(cell),
-         "properties": {"k": int(cls), "t": esc(fmt_number(v, lang, digits))},
+        {"type": "Feature", "id": str(cell), "properties": {"k": int(cls), "t": label},
          "geometry": _hex_geometry(cell)}
-        for cell, v, cls in zip(ids, values, classes, strict=True)
+        for cell, label, cls in zip(ids, labels, classes, strict=True)
     ]
     title = legend_title if legend_title is not None else name
     group = _group(m, name, show)

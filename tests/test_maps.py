@@ -592,3 +592,32 @@ def test_st_folium_script_walk(bounds, districts, offices):
     assert script.count("L.geoJson(null") == 2
     assert script.index("L.control.layers(") > script.rindex("L.geoJson(null")
     assert "lagebild-legend" in script
+
+
+# --- template injection ---------------------------------------------------------------------
+# branca compiles rendered macro output as a Jinja template; data must never be evaluated.
+
+JINJA = "{{ 7*7 }}{% if true %}X{% endif %}"
+
+
+@pytest.mark.parametrize("where", ["district", "office", "address", "legend", "focus"])
+def test_jinja_syntax_in_data_is_not_evaluated(where: str) -> None:
+    from shapely.geometry import Polygon
+
+    square = Polygon([(7.8, 51.6), (7.9, 51.6), (7.9, 51.7), (7.8, 51.7)])
+    m = maps.base_map((7.7, 51.5, 8.0, 51.8), tiles="none")
+    name = JINJA if where == "district" else "Mitte"
+    districts = pd.DataFrame({"district_id": ["d1"], "name": [name], "geometry": [square],
+                              "value": [1.0], "value_label": ["1"]})
+    maps.add_districts(m, districts, JINJA if where == "legend" else "Beschwerden", "de")
+    offices = pd.DataFrame({"office_id": ["o1"], "name": [JINJA if where == "office" else "Wache"],
+                            "kind": ["citywache"], "lat": [51.65], "lon": [7.85],
+                            "address": [JINJA if where == "address" else "Markt 1"],
+                            "phone": [None], "opening_hours": ["24/7"]})
+    maps.add_offices(m, offices, "de")
+    areas = pd.DataFrame({"area_id": ["a1"], "name": [JINJA if where == "focus" else "Park"],
+                          "kind": ["angstraum"], "geometry": [square]})
+    maps.add_focus_areas(m, areas, "de")
+    html = maps.map_html(m)
+    assert "{{ 7*7 }}" in html
+    assert "{% if true %}" in html
