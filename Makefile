@@ -48,8 +48,8 @@ test: dev assets chromium
 demo: venv
 	$(BIN)/python -m data demo --out data/demo
 
-bench: dev assets
-	$(BIN)/python bench/run.py
+bench: dev assets chromium
+	$(BIN)/python bench/run.py --complaints 1000000 --pings 10000000
 
 screenshot: dev assets chromium
 	$(BIN)/python scripts/screenshot.py
