@@ -23,7 +23,7 @@ import html
 import json
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from branca.element import CssLink, Element, JavascriptLink
+from folium.elements import ElementAddToElement
 from folium.template import Template
 from folium.utilities import get_obj_in_upper_tree
 
@@ -256,6 +257,10 @@ class _SafeMacroMixin:
     """Render like ``MacroElement.render`` but never compile the rendered output again."""
 
     def render(self, **kwargs: Any) -> None:
+        if isinstance(self, folium.map.Layer) and self.show:  # what Layer.render would add
+            self.add_child(ElementAddToElement(element_name=self.get_name(),
+                                               element_parent_name=self._parent.get_name()),
+                           name=self.get_name() + "_add")
         figure = self.get_root()
         for name, url in getattr(self, "default_js", []):
             figure.header.add_child(JavascriptLink(url), name=name)
@@ -1082,3 +1087,20 @@ def add_incidents_by_district(m: folium.Map, frame: pd.DataFrame, lang: str = "d
                      f"{fmt_number(s, lang)} {label}"))
     group.add_child(_Legend(_legend_html(t("map.layer.incidents", lang), rows)))
     return group
+
+
+def set_visible_layers(m: folium.Map, names: Collection[str]) -> list[str]:
+    """Show the overlay groups whose (unescaped) names are in ``names`` and hide the others.
+
+    Returns the names of the groups now shown. The layer control still switches them in
+    the browser; this sets what the map opens with (e.g. from the URL).
+    """
+    wanted = set(names)
+    shown = []
+    for child in m._children.values():
+        if isinstance(child, folium.FeatureGroup):
+            name = html.unescape(child.layer_name)
+            child.show = name in wanted
+            if child.show:
+                shown.append(name)
+    return shown

@@ -621,3 +621,19 @@ def test_jinja_syntax_in_data_is_not_evaluated(where: str) -> None:
     html = maps.map_html(m)
     assert "{{ 7*7 }}" in html
     assert "{% if true %}" in html
+
+
+def test_every_layer_is_added_to_its_group() -> None:
+    """Each GeoJSON layer script is followed by its addTo (folium's Layer.render adds it)."""
+    import folium
+    from shapely.geometry import Polygon
+
+    square = Polygon([(7.8, 51.6), (7.9, 51.6), (7.9, 51.7), (7.8, 51.7)])
+    m = maps.base_map((7.7, 51.5, 8.0, 51.8), tiles="none")
+    maps.add_districts(m, pd.DataFrame({"district_id": ["d1"], "name": ["Mitte"],
+                                        "geometry": [square], "value": [1.0],
+                                        "value_label": ["1"]}), "Beschwerden", "de")
+    html = maps.map_html(m)
+    group = next(v for v in m._children.values() if isinstance(v, folium.FeatureGroup))
+    layer = next(v for v in group._children.values() if isinstance(v, folium.GeoJson))
+    assert f"{layer.get_name()}.addTo({group.get_name()})" in html
