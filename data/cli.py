@@ -84,8 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("folder")
     check.add_argument("--max-errors", type=_non_negative, default=100)
     check.set_defaults(func=cmd_check)
+    import data.importers.cli  # noqa: F401  (registers "import" and "store")
+
     for name, (configure, run) in EXTRA_COMMANDS.items():
-        p = sub.add_parser(name)
+        p = sub.add_parser(name, help=(configure.__doc__ or "").strip() or None)
         configure(p)
         p.set_defaults(func=run)
     return parser

@@ -1,0 +1,683 @@
+"""Readers: turn an uploaded file into a :class:`RawTable` of original values.
+
+Formats are recognised by content (magic bytes, JSON structure), not by the file name:
+
+* GeoJSON: FeatureCollection, a lone Feature, a bare Geometry or GeometryCollection
+  (each member one record); a ``crs`` member (CRS84, EPSG codes, URNs); 3D/4D positions
+  are cut to 2D;
+* a zipped Shapefile (pyshp): CRS from the .prj WKT (all its parameters), .dbf encoding
+  from the .cpg, else detected (UTF-8 if valid, else the dBase language driver, else cp1252);
+* CSV: delimiter sniffed (; , tab |), encoding UTF-8 (with or without BOM), UTF-16 with BOM,
+  else cp1252; all values stay text;
+* XLSX (openpyxl): the first sheet holding data; cell values keep their Excel types;
+* Open311 GeoReport v2 JSON (a list of requests, or an object holding one);
+* a JSON list of flat records.
+
+Geometries are returned in WGS84 (2D). Row numbers are 1-based record numbers: row 1 is
+the first record (the first line after the header, the first feature).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+import shapely.geometry
+
+from data.importers import crs as crs_mod
+from data.importers.errors import ZIP_EXPANSION_FACTOR, ImportError_, max_upload_bytes
+from data.importers.messages import Msg
+
+Note = tuple[str, dict[str, Any]]
+RowError = tuple[int, str | None, object, str, dict[str, Any]]  # row, column, value, key, params
+
+OPEN311_COLUMNS = {"service_request_id", "requested_datetime", "service_name", "service_code"}
+OPEN311_CLOSED = "updated_datetime (closed)"
+OPEN311_MAPPING = {
+    "complaint_id": "service_request_id",
+    "category": "service_name",
+    "received_at": "requested_datetime",
+    "lat": "lat",
+    "lon": "long",
+    "address": "address",
+    "description": "description",
+    "status": "status",
+    "closed_at": OPEN311_CLOSED,
+}
+
+
+@dataclass
+class RawTable:
+    """The records of one file with their original values.
+
+    ``frame`` has one row per record (index 0..n-1, object columns named as in the file);
+    ``geometry`` (geo formats only) holds one WGS84 shapely geometry or None per record;
+    ``row_errors`` are problems found while reading (reported, the rows rejected).
+    """
+
+    frame: pd.DataFrame
+    format: str
+    source_name: str
+    geometry: np.ndarray | None = None
+    source_crs: str | None = None
+    notes: list[Note] = field(default_factory=list)
+    row_errors: list[RowError] = field(default_factory=list)
+    default_mapping: dict[str, str] = field(default_factory=dict)
+    decimal_hint: str = "."
+    dayfirst_hint: bool = False
+
+    @property
+    def columns(self) -> list[str]:
+        return [str(c) for c in self.frame.columns]
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
+def _mb(size: float) -> str:
+    """Bytes as megabytes for messages: 3 significant digits, no trailing zeros."""
+    value = size / 2**20
+    text = f"{value:.1f}" if value >= 100 else f"{value:.3g}"
+    return text[:-2] if text.endswith(".0") else text
+
+
+# --- entry point -----------------------------------------------------------------------------
+
+def source_bytes(source: str | Path | bytes | BinaryIO, name: str | None = None,
+                 max_bytes: int | None = None) -> tuple[bytes, str]:
+    """Read the raw bytes of a path, bytes or a file-like object (e.g. st.UploadedFile).
+
+    Enforces the upload limit before reading a file from disk.
+    """
+    limit = max_upload_bytes() if max_bytes is None else max_bytes
+    if isinstance(source, str | Path):
+        path = Path(source)
+        name = name or path.name
+        if not path.is_file():
+            raise ImportError_("file_missing", file=str(path))
+        size = path.stat().st_size
+        if size > limit:
+            raise ImportError_("file_too_large", file=name, size_mb=_mb(size), limit_mb=_mb(limit))
+        data = path.read_bytes()
+    elif isinstance(source, bytes | bytearray | memoryview):
+        data = bytes(source)
+    else:
+        name = name or getattr(source, "name", None)
+        size = getattr(source, "size", None)
+        if isinstance(size, int) and size > limit:
+            raise ImportError_("file_too_large", file=name or "upload", size_mb=_mb(size),
+                               limit_mb=_mb(limit))
+        data = source.getvalue() if hasattr(source, "getvalue") else source.read()
+    name = str(name or "upload")
+    if len(data) > limit:
+        raise ImportError_("file_too_large", file=name, size_mb=_mb(len(data)), limit_mb=_mb(limit))
+    return data, name
+
+
+def read_source(source: str | Path | bytes | BinaryIO, name: str | None = None, *,
+                crs: pyproj.CRS | None = None, max_bytes: int | None = None) -> RawTable:
+    """Read any supported file into a :class:`RawTable`; raises :class:`ImportError_`."""
+    data, name = source_bytes(source, name, max_bytes)
+    limit = max_upload_bytes() if max_bytes is None else max_bytes
+    head = data[:8]
+    if not data.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
+        raise ImportError_("file_empty", file=name)
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        return _read_zip(data, name, crs, limit)
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        raise ImportError_("xls_unsupported", file=name)
+    if head.startswith(b"\x1f\x8b"):
+        raise ImportError_("gzip_unsupported", file=name)
+    if head.startswith(b"\x00\x00\x27\x0a"):
+        raise ImportError_("bare_shp", file=name)
+    text, encoding, how = _decode(data, name)
+    stripped = text.lstrip()
+    if stripped[:1] in ("{", "["):
+        return _read_json(text, name, crs)
+    table = _read_csv(text, name)
+    table.notes.insert(0, ("note_encoding", {"encoding": encoding, "how": how}))
+    return table
+
+
+# --- text ------------------------------------------------------------------------------------
+
+def _looks_binary(data: bytes) -> bool:
+    sample = data[:65536]
+    if b"\x00" in sample:
+        return True
+    controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13))
+    return controls > max(8, len(sample) // 50)
+
+
+def _decode(data: bytes, name: str) -> tuple[str, str, Msg]:
+    """Decode text: BOMs, then strict UTF-8, then cp1252 (German Excel), then latin-1."""
+    if data.startswith(codecs.BOM_UTF16_LE) or data.startswith(codecs.BOM_UTF16_BE):
+        try:
+            return data.decode("utf-16"), "UTF-16", Msg.of("how_bom")
+        except UnicodeDecodeError:
+            raise ImportError_("binary_garbage", file=name) from None
+    if _looks_binary(data):
+        raise ImportError_("binary_garbage", file=name)
+    if data.startswith(codecs.BOM_UTF8):
+        try:
+            return data[3:].decode("utf-8"), "UTF-8", Msg.of("how_bom")
+        except UnicodeDecodeError:
+            return data[3:].decode("utf-8", errors="replace"), "UTF-8", Msg.of("how_bom_replaced")
+    try:
+        return data.decode("utf-8"), "UTF-8", Msg.of("how_utf8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "cp1252", Msg.of("how_cp1252")
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "latin-1", Msg.of("how_latin1")
+
+
+# --- CSV -------------------------------------------------------------------------------------
+
+_DELIMITERS = (";", ",", "\t", "|")
+
+
+def sniff_delimiter(text: str) -> str:
+    """The delimiter whose field count is most consistent over the first lines (``,`` if none)."""
+    sample = text[:65536]
+    truncated = len(text) > len(sample)
+    best, best_score = ",", 0.0
+    for delim in _DELIMITERS:
+        try:
+            rows = list(csv.reader(io.StringIO(sample, newline=""), delimiter=delim))
+        except csv.Error:
+            continue
+        if truncated and len(rows) > 1:
+            rows = rows[:-1]
+        counts = [len(r) for r in rows[:60] if any(c.strip() for c in r)]
+        if not counts:
+            continue
+        mode, freq = Counter(counts).most_common(1)[0]
+        if mode < 2:
+            continue
+        score = freq / len(counts) * 1000 + mode
+        if counts[0] != mode:  # the header should have the usual width
+            score -= 500
+        if score > best_score:
+            best, best_score = delim, score
+    return best
+
+
+def _unique_header(cells: list[object]) -> list[str]:
+    """Header names: stripped, "Spalte N" for empty cells, " (2)" for repeated names."""
+    names: list[str] = []
+    seen: Counter[str] = Counter()
+    for i, cell in enumerate(cells):
+        base = str(cell).strip() if cell is not None and str(cell).strip() else f"Spalte {i + 1}"
+        seen[base] += 1
+        names.append(base if seen[base] == 1 else f"{base} ({seen[base]})")
+    return names
+
+
+def _blank_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """True where a cell is missing or an empty/whitespace string (vectorised per column)."""
+    out = {}
+    for col in frame.columns:
+        s = frame[col]
+        text = s.astype("string").str.strip()
+        out[col] = (s.isna() | (text == "").fillna(True)).to_numpy()
+    return pd.DataFrame(out, index=frame.index)
+
+
+def blank_to_none(frame: pd.DataFrame) -> pd.DataFrame:
+    """Missing values and empty strings become None (object columns)."""
+    blank = _blank_cells(frame)
+    out = frame.astype(object)
+    for col in out.columns:
+        mask = blank[col].to_numpy()
+        if mask.any():
+            out[col] = out[col].where(~mask, None)
+    return out
+
+
+def _grid_table(grid: pd.DataFrame, name: str, fmt: str,
+                long_rows: dict[int, tuple[int, int, str]] | None = None) -> RawTable:
+    """A table from a grid of cells (rows as in the file, columns by position).
+
+    The header is the first non-empty row; empty rows are skipped (and counted in a
+    note); header cells that are empty get a name ("Spalte 3") if their column holds data.
+    ``long_rows`` maps grid positions of CSV records with too many fields to
+    (fields found, fields expected, original text): those records are reported.
+    """
+    grid = grid.reset_index(drop=True)
+    grid.columns = range(grid.shape[1])
+    blank = _blank_cells(grid)
+    row_empty = blank.all(axis=1).to_numpy()
+    nonempty = np.flatnonzero(~row_empty)
+    if nonempty.size == 0:
+        raise ImportError_("no_header", file=name)
+    start = int(nonempty[0])
+    header_cells = grid.iloc[start].tolist()
+    body = grid.iloc[start + 1:]
+    body_blank = blank.iloc[start + 1:]
+    keep_rows = ~row_empty[start + 1:]
+    keep_cols = [c for c in grid.columns
+                 if not blank.iat[start, c] or not body_blank[c].to_numpy()[keep_rows].all()]
+    header = _unique_header([header_cells[c] for c in keep_cols])
+    data = body.loc[keep_rows, keep_cols]
+    positions = data.index.to_numpy()
+    data = data.reset_index(drop=True)
+    data.columns = header
+    frame = blank_to_none(data)
+    row_errors: list[RowError] = []
+    if long_rows:
+        record_of = {int(pos): i + 1 for i, pos in enumerate(positions)}
+        for pos, (found, expected, text) in sorted(long_rows.items()):
+            if pos in record_of:
+                row_errors.append((record_of[pos], None, text, "r_field_count",
+                                   {"found": found, "expected": expected}))
+    table = RawTable(frame=frame, format=fmt, source_name=name, row_errors=row_errors)
+    skipped = int(row_empty[start + 1:].sum())
+    if skipped:
+        table.notes.append(("note_blank_rows", {"count": skipped}))
+    return table
+
+
+def _read_csv(text: str, name: str) -> RawTable:
+    delim = sniff_delimiter(text)
+    long_rows: dict[int, tuple[int, int, str]] = {}
+    try:  # fast path: pandas' C parser; ragged rows fall back to the csv module
+        grid = pd.read_csv(io.StringIO(text), sep=delim, header=None, dtype=str,
+                           keep_default_na=False, na_filter=False, skip_blank_lines=False,
+                           engine="c", quotechar='"')
+    except pd.errors.EmptyDataError:
+        raise ImportError_("no_header", file=name) from None
+    except (pd.errors.ParserError, ValueError):
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delim))
+        header_at = next((i for i, r in enumerate(rows) if any(c.strip() for c in r)), 0)
+        width = len(rows[header_at]) if rows else 0
+        while width and not rows[header_at][width - 1].strip():
+            width -= 1
+        fixed = []
+        for i, r in enumerate(rows):
+            if len(r) > width and i > header_at:
+                if any(c.strip() for c in r[width:]):
+                    long_rows[i] = (len(r), width, delim.join(r))
+                r = r[:width]
+            fixed.append(r + [""] * (width - len(r)) if len(r) < width else r)
+        grid = pd.DataFrame(fixed, dtype=object)
+    table = _grid_table(grid, name, "csv", long_rows)
+    table.notes.insert(0, ("note_delimiter", {"delimiter": delim}))
+    if delim == ";":
+        table.decimal_hint = ","
+        table.dayfirst_hint = True
+    return table
+
+
+# --- XLSX ------------------------------------------------------------------------------------
+
+def _read_xlsx(data: bytes, name: str) -> RawTable:
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:
+        raise ImportError_("xlsx_bad", file=name, detail=str(exc) or type(exc).__name__) from None
+    try:
+        sheets = wb.worksheets
+        chosen, rows = None, []
+        for ws in sheets:
+            rows = [list(r) for r in ws.iter_rows(values_only=True)]
+            if any(any(v is not None and str(v).strip() for v in r) for r in rows):
+                chosen = ws
+                break
+        if chosen is None:
+            raise ImportError_("no_header", file=name)
+        table = _grid_table(pd.DataFrame(rows, dtype=object), name, "xlsx")
+        if len(sheets) > 1:
+            table.notes.append(("note_sheet", {"sheet": chosen.title, "count": len(sheets)}))
+        table.dayfirst_hint = True
+        return table
+    finally:
+        wb.close()
+
+
+# --- zip: XLSX or Shapefile -------------------------------------------------------------------
+
+def _read_zip(data: bytes, name: str, crs: pyproj.CRS | None, limit: int) -> RawTable:
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ImportError_("zip_bad", file=name, detail=str(exc)) from None
+    names = [i.filename for i in infos]
+    if "xl/workbook.xml" in names or "[Content_Types].xml" in names:
+        return _read_xlsx(data, name)
+    total = sum(i.file_size for i in infos)
+    if total > limit * ZIP_EXPANSION_FACTOR:
+        raise ImportError_("zip_too_large", file=name, size_mb=_mb(total),
+                           limit_mb=_mb(limit * ZIP_EXPANSION_FACTOR))
+    members = [n for n in names if not n.startswith("__MACOSX/") and not n.endswith("/")]
+    shps = [n for n in members if n.lower().endswith(".shp")]
+    if not shps:
+        listing = ", ".join(members[:20]) or "—"
+        raise ImportError_("zip_no_shp", file=name, members=listing)
+    if len(shps) > 1:
+        raise ImportError_("zip_many_shp", file=name, members=", ".join(shps))
+    return _read_shapefile(zf, shps[0], members, name, crs)
+
+
+def _member(zf: zipfile.ZipFile, members: list[str], base: str, ext: str) -> tuple[str, bytes] | None:
+    for m in members:
+        if m.lower() == (base + ext).lower():
+            try:
+                return m, zf.read(m)
+            except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
+                raise ImportError_("zip_bad", file=m, detail=str(exc)) from None
+    return None
+
+
+_CPG_ALIASES = {
+    "65001": "utf-8", "utf8": "utf-8", "1252": "cp1252", "ansi 1252": "cp1252", "88591": "latin-1",
+    "8859-1": "latin-1", "437": "cp437", "850": "cp850", "1250": "cp1250", "ansi 1250": "cp1250",
+    "28591": "latin-1", "28605": "iso8859-15", "885915": "iso8859-15",
+}
+# dBase language driver ids (byte 29 of the .dbf header)
+_LDID = {0x01: "cp437", 0x02: "cp850", 0x03: "cp1252", 0x57: "cp1252", 0x58: "cp1252",
+         0x59: "cp1252", 0x64: "cp852", 0x65: "cp866", 0xC8: "cp1250", 0xC9: "cp1251"}
+
+
+def _cpg_codec(text: str) -> str | None:
+    key = text.strip().strip("\x00").lower()
+    codec = _CPG_ALIASES.get(key, key)
+    try:
+        return codecs.lookup(codec).name
+    except LookupError:
+        return None
+
+
+def detect_dbf_encoding(dbf: bytes) -> tuple[str, Msg]:
+    """(codec, how): valid non-ASCII UTF-8 wins, then the language driver byte, then cp1252."""
+    header_len = int.from_bytes(dbf[8:10], "little") if len(dbf) >= 32 else 0
+    body = dbf[header_len:] if 0 < header_len <= len(dbf) else dbf
+    names = dbf[32:header_len] if header_len > 32 else b""
+    blob = names + body
+    if all(b < 128 for b in blob):
+        return "utf-8", Msg.of("how_ascii")
+    try:
+        blob.decode("utf-8")
+        return "utf-8", Msg.of("how_utf8")
+    except UnicodeDecodeError:
+        pass
+    ldid = dbf[29] if len(dbf) > 29 else 0
+    if ldid in _LDID:
+        return _LDID[ldid], Msg.of("how_ldid", value=ldid)
+    return "cp1252", Msg.of("how_dbf_cp1252")
+
+
+def _read_shapefile(zf: zipfile.ZipFile, shp_name: str, members: list[str], name: str,
+                    crs: pyproj.CRS | None) -> RawTable:
+    import shapefile  # pyshp
+
+    base = shp_name[:-4]
+    shp = _member(zf, members, base, ".shp")
+    shx = _member(zf, members, base, ".shx")
+    dbf = _member(zf, members, base, ".dbf")
+    prj = _member(zf, members, base, ".prj")
+    cpg = _member(zf, members, base, ".cpg")
+    assert shp is not None
+    if dbf is None:
+        raise ImportError_("zip_no_dbf", file=name, member=base + ".dbf")
+    notes: list[Note] = []
+    encoding: str | None = None
+    how = Msg.of("how_utf8")
+    if cpg is not None:
+        cpg_text = cpg[1].decode("ascii", errors="replace").strip()
+        encoding = _cpg_codec(cpg_text)
+        how = Msg.of("how_cpg", value=cpg_text)
+    if encoding is None:
+        encoding, how = detect_dbf_encoding(dbf[1])
+
+    def load(enc: str) -> tuple[list[str], list[dict], list[Any]]:
+        reader = shapefile.Reader(shp=io.BytesIO(shp[1]), shx=io.BytesIO(shx[1]) if shx else None,
+                                  dbf=io.BytesIO(dbf[1]), encoding=enc, encodingErrors="strict")
+        try:
+            fields = [f[0] for f in reader.fields[1:]]
+            shapes, records = [], []
+            for sr in reader.iterShapeRecords():
+                shapes.append(sr.shape)
+                records.append(sr.record.as_dict())
+            return fields, records, shapes
+        finally:
+            reader.close()
+
+    try:
+        try:
+            fields, records, shapes = load(encoding)
+        except Exception as exc:  # pyshp wraps UnicodeDecodeError in its own exception
+            if not isinstance(exc, UnicodeDecodeError) and "decode" not in str(exc).lower():
+                raise
+            detected, how2 = detect_dbf_encoding(dbf[1])
+            if detected == encoding:
+                detected = "latin-1"
+            notes.append(("note_encoding", {"encoding": encoding,
+                                            "how": Msg.of("how_cpg_invalid", value=encoding)}))
+            encoding, how = detected, how2
+            fields, records, shapes = load(encoding)
+    except ImportError_:
+        raise
+    except Exception as exc:
+        raise ImportError_("shp_bad", file=name, member=shp_name,
+                           detail=str(exc) or type(exc).__name__) from None
+    notes.append(("note_encoding", {"encoding": encoding, "how": how}))
+    frame = pd.DataFrame(records, columns=fields, dtype=object) if records else pd.DataFrame(
+        {f: pd.Series(dtype=object) for f in fields})
+    frame = blank_to_none(frame)
+    geoms: list[shapely.Geometry | None] = []
+    row_errors: list[RowError] = []
+    for i, shape in enumerate(shapes):
+        if shape.shapeType == shapefile.NULL or not getattr(shape, "points", None):
+            geoms.append(None)
+            row_errors.append((i + 1, "geometry", None, "r_no_geometry", {}))
+            continue
+        try:
+            geoms.append(geometry_from_geojson(shape.__geo_interface__))
+        except (ValueError, TypeError, shapely.errors.GEOSException) as exc:
+            geoms.append(None)
+            row_errors.append((i + 1, "geometry", shape.shapeTypeName, "r_bad_geometry",
+                               {"detail": str(exc)}))
+    source_crs = crs
+    if source_crs is None and prj is not None:
+        try:
+            source_crs = pyproj.CRS.from_wkt(prj[1].decode("utf-8", errors="replace").strip())
+        except pyproj.exceptions.CRSError as exc:
+            raise ImportError_("prj_bad", file=name, member=prj[0], detail=str(exc)) from None
+    table = RawTable(frame=frame, format="shapefile", source_name=name, notes=notes,
+                     row_errors=row_errors, dayfirst_hint=True)
+    _finish_geometries(table, np.asarray(geoms, dtype=object), source_crs, name)
+    return table
+
+
+# --- GeoJSON / JSON ---------------------------------------------------------------------------
+
+GEOMETRY_TYPES = {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon",
+                  "GeometryCollection"}
+
+
+def _positions_2d(coords: object) -> object:
+    if isinstance(coords, list | tuple):
+        if coords and all(isinstance(c, int | float) and not isinstance(c, bool) for c in coords):
+            if len(coords) < 2:
+                raise ValueError(f"a position needs two numbers, got {list(coords)!r}")
+            return [float(coords[0]), float(coords[1])]
+        return [_positions_2d(c) for c in coords]
+    raise ValueError(f"coordinates must be numbers in arrays, got {coords!r}")
+
+
+def geometry_from_geojson(obj: object) -> shapely.Geometry:
+    """A 2D shapely geometry from a GeoJSON geometry object (3D/4D positions are cut)."""
+    if not isinstance(obj, dict):
+        raise ValueError(f"geometry must be an object, got {type(obj).__name__}")
+    kind = obj.get("type")
+    if kind not in GEOMETRY_TYPES:
+        raise ValueError(f"unknown geometry type {kind!r}")
+    if kind == "GeometryCollection":
+        parts = [geometry_from_geojson(g) for g in obj.get("geometries") or []]
+        return shapely.GeometryCollection(parts)
+    if "coordinates" not in obj:
+        raise ValueError(f"{kind} without coordinates")
+    geom = shapely.geometry.shape({"type": kind, "coordinates": _positions_2d(obj["coordinates"])})
+    return shapely.force_2d(geom)
+
+
+def _read_json(text: str, name: str, crs: pyproj.CRS | None) -> RawTable:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ImportError_("json_bad", file=name, detail=exc.msg, line=exc.lineno, col=exc.colno) from None
+    if isinstance(doc, dict) and doc.get("type") in ({"FeatureCollection", "Feature"} | GEOMETRY_TYPES):
+        return _read_geojson(doc, name, crs)
+    requests = _open311_requests(doc)
+    if requests is not None:
+        return _read_open311(requests, name)
+    if isinstance(doc, list) and doc and all(isinstance(r, dict) for r in doc):
+        if all(r.get("type") == "Feature" for r in doc):
+            return _read_geojson({"type": "FeatureCollection", "features": doc}, name, crs)
+        frame = blank_to_none(pd.DataFrame([{k: _scalar(v) for k, v in r.items()} for r in doc],
+                                           dtype=object))
+        return RawTable(frame=frame, format="json", source_name=name)
+    raise ImportError_("json_unknown", file=name)
+
+
+def _scalar(value: object) -> object:
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+def _is_open311(rec: object) -> bool:
+    return (isinstance(rec, dict) and "service_request_id" in rec) or (
+        isinstance(rec, dict) and {"requested_datetime", "service_name"} <= set(rec))
+
+
+def _open311_requests(doc: object) -> list[dict] | None:
+    if isinstance(doc, list):
+        return doc if doc and all(isinstance(r, dict) for r in doc) and _is_open311(doc[0]) else None
+    if isinstance(doc, dict):
+        if _is_open311(doc):
+            return [doc]
+        for key in ("service_requests", "requests", "service_request", "data", "items", "results"):
+            value = doc.get(key)
+            if isinstance(value, list) and value and _is_open311(value[0]):
+                return value
+            if isinstance(value, dict) and _is_open311(value):
+                return [value]
+        lists = [v for v in doc.values() if isinstance(v, list) and v and _is_open311(v[0])]
+        if len(lists) == 1:
+            return lists[0]
+    return None
+
+
+def _read_open311(requests: list[dict], name: str) -> RawTable:
+    frame = pd.DataFrame([{k: _scalar(v) for k, v in r.items()} if isinstance(r, dict) else {}
+                          for r in requests], dtype=object)
+    frame = blank_to_none(frame)
+    for col in ("service_request_id", "service_name", "requested_datetime", "lat", "long",
+                "address", "description", "status", "updated_datetime"):
+        if col not in frame.columns:
+            frame[col] = None
+    status = frame["status"].map(lambda s: str(s).strip().lower() if s is not None else None)
+    frame[OPEN311_CLOSED] = frame["updated_datetime"].where(status == "closed", None)
+    return RawTable(frame=frame, format="open311", source_name=name, source_crs="EPSG:4326",
+                    default_mapping=dict(OPEN311_MAPPING))
+
+
+def _geojson_records(doc: dict, name: str) -> list[tuple[dict, object, object]]:
+    kind = doc.get("type")
+    if kind == "FeatureCollection":
+        features = doc.get("features")
+        if not isinstance(features, list):
+            raise ImportError_("geojson_bad", file=name, detail="FeatureCollection without a features list")
+    elif kind == "Feature":
+        features = [doc]
+    elif kind == "GeometryCollection":
+        return [({}, g, None) for g in doc.get("geometries") or []]
+    else:
+        return [({}, doc, None)]
+    out = []
+    for feat in features:
+        if not isinstance(feat, dict):
+            out.append(({}, {"__error__": f"feature is not an object: {feat!r}"[:200]}, None))
+            continue
+        props = feat.get("properties")
+        out.append((props if isinstance(props, dict) else {}, feat.get("geometry"), feat.get("id")))
+    return out
+
+
+def _read_geojson(doc: dict, name: str, crs: pyproj.CRS | None) -> RawTable:
+    records = _geojson_records(doc, name)
+    source_crs = crs
+    if source_crs is None:
+        try:
+            source_crs = crs_mod.geojson_crs(doc.get("crs"))
+        except ValueError as exc:
+            raise ImportError_("crs_unknown", file=name, crs=str(exc)) from None
+    rows: list[dict] = []
+    geoms: list[shapely.Geometry | None] = []
+    row_errors: list[RowError] = []
+    for i, (props, geom, fid) in enumerate(records):
+        row = {k: _scalar(v) for k, v in props.items()}
+        if fid is not None:
+            row["id" if "id" not in row else "feature_id"] = _scalar(fid)
+        rows.append(row)
+        if geom is None:
+            geoms.append(None)
+            row_errors.append((i + 1, "geometry", None, "r_no_geometry", {}))
+            continue
+        if isinstance(geom, dict) and "__error__" in geom:
+            geoms.append(None)
+            row_errors.append((i + 1, "geometry", None, "r_bad_geometry", {"detail": geom["__error__"]}))
+            continue
+        try:
+            geoms.append(geometry_from_geojson(geom))
+        except (ValueError, TypeError, shapely.errors.GEOSException) as exc:
+            geoms.append(None)
+            row_errors.append((i + 1, "geometry", json.dumps(geom)[:200], "r_bad_geometry",
+                               {"detail": str(exc)}))
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    frame = pd.DataFrame(rows, columns=columns, dtype=object) if rows else pd.DataFrame()
+    frame = blank_to_none(frame)
+    table = RawTable(frame=frame, format="geojson", source_name=name, row_errors=row_errors)
+    declared = source_crs
+    _finish_geometries(table, np.asarray(geoms, dtype=object), declared, name,
+                       default=crs_mod.CRS84)
+    return table
+
+
+def _finish_geometries(table: RawTable, geoms: np.ndarray, source_crs: pyproj.CRS | None, name: str,
+                       default: pyproj.CRS | None = None) -> None:
+    """Settle the CRS (declared, else default if the values are degrees, else guessed) and reproject."""
+    present = np.array([g is not None and not g.is_empty for g in geoms], dtype=bool)
+    if source_crs is None:
+        coords = shapely.get_coordinates(geoms[present]) if present.any() else np.empty((0, 2))
+        x, y = coords[:, 0], coords[:, 1]
+        if crs_mod.looks_like_degrees(x, y):
+            source_crs = default or crs_mod.CRS84
+        else:
+            guessed = crs_mod.guess_projected(x, y)
+            if guessed is None:
+                ok = np.isfinite(x) & np.isfinite(y)
+                raise ImportError_("crs_guess_failed", file=name,
+                                   x=float(np.median(x[ok])) if ok.any() else "?",
+                                   y=float(np.median(y[ok])) if ok.any() else "?")
+            source_crs = guessed
+            table.notes.append(("note_crs_assumed", {"crs": crs_mod.describe(guessed)}))
+    table.geometry = crs_mod.geometries_to_wgs84(geoms, source_crs)
+    table.source_crs = crs_mod.describe(source_crs)
