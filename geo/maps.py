@@ -1104,3 +1104,91 @@ def set_visible_layers(m: folium.Map, names: Collection[str]) -> list[str]:
             if child.show:
                 shown.append(name)
     return shown
+
+
+# --- raw complaint points (coordinators and admins only; the caller decides) ---------------------
+
+register({
+    "map.layer.points": ("Einzelne Beschwerden", "Single complaints"),
+    "map.points.legend": ("Einzelne Beschwerden (gebündelt)", "Single complaints (clustered)"),
+    "map.points.capped": ("gezeigt: die {shown} neuesten von {total}",
+                          "shown: the {shown} newest of {total}"),
+    "map.points.received": ("Eingang", "Received"),
+    "map.points.category": ("Kategorie", "Category"),
+    "map.points.status": ("Status", "Status"),
+    "map.points.address": ("Adresse", "Address"),
+    "map.points.description": ("Beschreibung", "Description"),
+    "status.open": ("offen", "open"),
+    "status.in_progress": ("in Bearbeitung", "in progress"),
+    "status.closed": ("erledigt", "closed"),
+})
+#: Upper bound of single points on a map (keeps the HTML small; the legend says when capped).
+MAX_POINTS = 1000
+_DESCRIPTION_CHARS = 280
+
+
+def _point_popup(rec: Mapping[str, Any], lang: str) -> str:
+    rows = [(t("map.points.received", lang), esc(rec.get("received")))]
+    rows.append((t("map.points.category", lang), esc(rec.get("category_label"))))
+    status = rec.get("status")
+    if not _blank(status):
+        key = f"status.{status}"
+        rows.append((t("map.points.status", lang), esc(t(key, lang) if key in _STATUS_KEYS else status)))
+    for key, label in (("address", "map.points.address"), ("description", "map.points.description")):
+        value = rec.get(key)
+        if not _blank(value):
+            text = str(value)
+            if len(text) > _DESCRIPTION_CHARS:
+                text = text[:_DESCRIPTION_CHARS - 1] + "…"
+            rows.append((t(label, lang), esc(text)))
+    # compact markup: every "<" costs six bytes in the map's JSON (escaped as \u003c)
+    return "<br>".join(f"<b>{esc(k)}</b>: {v}" for k, v in rows)
+
+
+_STATUS_KEYS = {"status.open", "status.in_progress", "status.closed"}
+
+
+def add_complaint_points(m: folium.Map, points: pd.DataFrame, lang: str = "de", show: bool = False,
+                         max_points: int = MAX_POINTS, total: int | None = None) -> folium.FeatureGroup:
+    """Single complaints ("Einzelne Beschwerden") as clustered circle markers with a popup.
+
+    Only for principals who may see raw points (coordinators for their districts, admins):
+    the caller decides. ``points`` (newest first): complaint_id, lat, lon, received (text),
+    category_label; optional status, address, description (escaped, descriptions cut to
+    280 characters). At most ``max_points`` are drawn; ``total`` (default: the rows given)
+    is how many there were, for the legend. Clusters come from Leaflet.markercluster, served
+    by the app (no CDN).
+    """
+    from folium.plugins import MarkerCluster
+
+    check_lang(lang)
+    _require(points, ["complaint_id", "lat", "lon", "received", "category_label"], "add_complaint_points")
+    if isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 1:
+        raise ValueError(f"max_points must be a positive integer, got {max_points!r}")
+    total = len(points) if total is None else int(total)
+    drawn = points.head(max_points)
+    features = []
+    for rec in drawn.to_dict("records"):
+        geometry = _point(rec["lat"], rec["lon"])
+        if geometry is None:
+            continue
+        features.append({"type": "Feature", "id": str(rec["complaint_id"]),
+                         "properties": {"k": 0, "r": 6,
+                                        "t": f"{esc(rec['category_label'])}<br>{esc(rec['received'])}",
+                                        "p": _point_popup(rec, lang)},
+                         "geometry": geometry})
+    m.options.setdefault("max_zoom", 19)  # markercluster needs the map's maxZoom (no tiles: unset)
+    group = _group(m, t("map.layer.points", lang), show)
+    cluster = MarkerCluster(control=False, options={"showCoverageOnHover": False, "maxClusterRadius": 45,
+                                                    "disableClusteringAtZoom": 17})
+    cluster.add_to(group)
+    style = {"color": "#000000", "weight": 1.2, "fillColor": _PURPLE, "fillOpacity": 0.85}
+    _GeoLayer(features, [style], hover={"weight": 3}).add_to(cluster)
+    rows = [(f'<span class="ci" style="width:12px;height:12px;border-color:#000;background:{_PURPLE}">'
+             "</span>", t("map.layer.points", lang))]
+    if len(drawn) < total:
+        rows.append(("", t("map.points.capped", lang, shown=fmt_number(len(drawn), lang),
+                           total=fmt_number(total, lang))))
+    group.add_child(_Legend(_legend_html(t("map.points.legend", lang), rows)))
+    localize(m)
+    return group

@@ -2,18 +2,83 @@
 
 import streamlit as st
 
+from geo import maps
 from ui import chrome, widgets
-from viz import pagedata
+from ui import exports as ui_exports
+from viz import exports, pagedata, report
 from viz.i18n import t
 
 ctx = chrome.page()
 lang, f = ctx.lang, ctx.filters
-model = widgets.spatial_model(ctx, widgets.resolution_select(lang))
+resolution = widgets.resolution_select(lang)
+model = widgets.spatial_model(ctx, resolution)
 
 st.title(t("page.lagebild", lang))
-st.caption(pagedata.scope_caption(ctx.bundle, f, lang))
-metric = chrome.url_select(t("lagebild.metric", lang), pagedata.METRICS, key="lb_metric",
-                           url_key="m", format_func=lambda m: t(f"metric.{m}", lang))
+scope = pagedata.scope_caption(ctx.bundle, f, lang)
+st.caption(scope)
+left, right = st.columns([1, 2])
+with left:
+    metric = chrome.url_select(t("lagebild.metric", lang), pagedata.METRICS, key="lb_metric",
+                               url_key="m", format_func=lambda m: t(f"metric.{m}", lang))
+with right:
+    layers = chrome.url_multiselect(t("lagebild.layers", lang),
+                                    pagedata.lagebild_layers(f, points=ctx.principal.sees_raw_points),
+                                    key="lb_layers",
+                                    url_key="l", format_func=lambda k: t(f"map.layer.{k}", lang),
+                                    default=pagedata.LAGEBILD_DEFAULT_LAYERS)
 m = pagedata.lagebild_map(ctx.bundle, model, f, lang, widgets.tiles(), metric=metric)
+# Single complaints: coordinators (their districts: the data is restricted) and admins, and only
+# when chosen under "Ebenen beim Öffnen" (a bounded, opt-in layer; no cost otherwise).
+with_points = ctx.principal.sees_raw_points and "points" in layers
+if with_points:
+    points, n_points = pagedata.complaint_points(ctx.bundle, f, lang, ctx.principal)
+    maps.add_complaint_points(m, points, lang, total=n_points)
+shown = pagedata.show_lagebild_layers(m, layers, lang)
 widgets.show_map(m, key="lagebild_map", height=680)
 st.caption(t("lagebild.help", lang))
+
+# --- exports of this view (the role's data, aggregates only) ----------------------------------------
+with st.expander(t("export.title", lang), icon=":material/ios_share:"):
+    st.caption(t("export.hint", lang, anon=""))
+    period = f.period_label().replace(" – ", "_")
+    title = t("page.lagebild", lang)
+    alt = t("lagebild.map_alt", lang, scope=scope, metric=t(f"metric.{metric}", lang),
+            layers=", ".join(shown) or "–")
+    key = ui_exports.view_key(f, lang, metric, tuple(layers), resolution, ctx.principal.scope_key,
+                              ctx.signature)
+    c1, c2, c3 = st.columns(3)
+    with c1:
+        ui_exports.download(
+            t("export.csv", lang) + " · " + t("bezirke.comparison", lang),
+            lambda: exports.csv_bytes(pagedata.display_district_table(
+                pagedata.district_table(ctx.bundle, model, f), lang), lang),
+            f"bezirke_{period}.csv", "text/csv", key="lb_csv")
+        ui_exports.download(
+            t("export.geojson", lang),
+            lambda: exports.cells_geojson(pagedata.cell_export(ctx.bundle, model, f),
+                                          ["district_id", "complaints", "gi_class", "gi_z"], "cells"),
+            f"zellen_{period}_r{resolution}.geojson", "application/geo+json", key="lb_geojson")
+    with c2:
+        ui_exports.download(t("export.html", lang),
+                            lambda: exports.standalone_map_html(m, title, alt, lang).encode("utf-8"),
+                            f"lagebild_{period}.html", "text/html", key="lb_html")
+
+        def make_map_png(progress) -> bytes:
+            progress(t("export.step.html", lang))
+            plain = pagedata.lagebild_map(ctx.bundle, model, f, lang, "none", metric=metric)
+            if with_points:
+                maps.add_complaint_points(plain, points, lang, total=n_points)
+            pagedata.show_lagebild_layers(plain, layers, lang)
+            page = exports.standalone_map_html(plain, title, alt, lang)
+            progress(t("export.step.render", lang))
+            return exports.map_png(page, title, alt)
+
+        ui_exports.long_export(t("export.map_png", lang), "lb_map_png", key, make_map_png,
+                               f"lagebild_{period}.png", "image/png", lang)
+    with c3:
+        who = ctx.principal.email or t(f"role.{ctx.principal.role}", lang)
+        ui_exports.long_export(
+            t("export.pdf", lang), "lb_pdf", key,
+            lambda progress: report.quarter_report(ctx.bundle, model, f, lang, k=None, who=who,
+                                                   progress=progress),
+            f"quartalsbericht_{period}.pdf", "application/pdf", lang)

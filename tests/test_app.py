@@ -230,3 +230,13 @@ def test_cell_resolution_is_selectable_and_kept_in_url(resolution: str) -> None:
     at.run()
     assert not at.exception
     assert at.query_params["r"] == resolution
+
+
+def test_reset_button_restores_default_filters(demo) -> None:
+    at = app(d="heessen", c="laerm")
+    at.run()
+    assert metrics(at)["Beschwerden"] == expected_count(demo, districts=("heessen",),
+                                                       categories=("laerm",))
+    at.sidebar.button(key="flt_reset").click().run()
+    assert metrics(at)["Beschwerden"] == expected_count(demo)
+    assert "d" not in at.query_params and "c" not in at.query_params

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from data.folder import DataBundle, load_folder
+from data.roles import Principal, restrict
 from data.sources import Source, resolve, signature
 
 
@@ -23,3 +24,15 @@ def current_bundle() -> tuple[Source, str, DataBundle | None, Exception | None]:
         return source, sig, load_bundle(str(source.folder), sig), None
     except Exception as exc:  # shown as an error page by the chrome
         return source, sig, None, exc
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def restricted_bundle(folder: str, sig: str, scope: str, _bundle: DataBundle, _principal: Principal
+                      ) -> DataBundle:
+    """The part of a data set a principal may see (:func:`data.roles.restrict`).
+
+    ``scope`` (:attr:`Principal.scope_key`) determines the result; the bundle and the
+    principal themselves are not hashed.
+    """
+    del folder, sig, scope
+    return restrict(_bundle, _principal)

@@ -8,6 +8,7 @@ filters, data).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -19,8 +20,9 @@ from data.contracts import FIELDS, PATROL_KINDS
 from data.filters import Filters, Vocabulary, default_filters, from_query, to_query
 from data.folder import DataBundle, DataFolderError
 from data.periods import latest_complete_quarter, parse_quarter, quarter_label
+from data.roles import LOCAL_ADMIN, Principal, check_role
 from data.sources import Source
-from ui import cache
+from ui import auth, cache
 from viz.i18n import DEFAULT_LANG, LANGS, register, t
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,6 +67,19 @@ register({
     "chrome.no_data": ("Der Datenordner enthält keine Beschwerden oder Streifen.",
                        "The data folder holds no complaints or patrols."),
     "chrome.reset": ("Filter zurücksetzen", "Reset filters"),
+    "chrome.forbidden": ("Diese Seite ist nur für die Rolle „{roles}“ zugänglich.",
+                         "This page is only available to the role \"{roles}\"."),
+    "chrome.no_districts": ("Keiner der freigegebenen Bezirke ist in den Daten: {error}",
+                            "None of the districts granted to you is in the data: {error}"),
+    "chrome.link": ("Link kopieren", "Copy link"),
+    "chrome.link_copy": ("Kopieren", "Copy"),
+    "chrome.link_copied": ("kopiert", "copied"),
+    "chrome.link_manual": ("bitte markieren und kopieren", "please select and copy"),
+    "chrome.link_help": (
+        "Der Link gibt Seite, Filter, Sprache und Kartenebenen wieder. Empfänger sehen nur, was "
+        "ihre eigene Rolle erlaubt.",
+        "The link reproduces page, filters, language and map layers. Recipients see only what "
+        "their own role allows."),
 })
 
 # Page files in navigation order: (file, i18n key, url path, icon).
@@ -100,7 +115,8 @@ class Context:
     filters: Filters
     bundle: DataBundle
     source: Source
-    signature: str
+    signature: str  # identifies the data *and* what the principal may see (a cache key)
+    principal: Principal = LOCAL_ADMIN
 
 
 def current_lang() -> str:
@@ -111,10 +127,16 @@ def current_lang() -> str:
     return q if q in LANGS else DEFAULT_LANG
 
 
-def navigation(lang: str):
+#: Pages only some roles may open (the page itself checks too: :func:`require_role`).
+PAGE_ROLES = {"pages/daten.py": ("admin",)}
+
+
+def navigation(lang: str, principal: Principal = LOCAL_ADMIN):
     pages = []
     for i, (path, key, url, icon) in enumerate(PAGES):
         if not (ROOT / path).exists():
+            continue
+        if path in PAGE_ROLES and not principal.has_role(*PAGE_ROLES[path]):
             continue
         pages.append(st.Page(path, title=t(key, lang), url_path=url, icon=icon, default=i == 0))
     return st.navigation(pages, position="sidebar")
@@ -242,9 +264,10 @@ def _filter_widgets(bundle: DataBundle, vocab: Vocabulary, lang: str) -> Filters
     if h0 > h1:
         st.sidebar.caption(t("chrome.overnight", lang, a=h0, b=h1))
     q0, q1 = (parse_quarter(v) for v in _get(K_Q))
-    if st.sidebar.button(t("chrome.reset", lang), key="flt_reset"):
-        _reset_filters(vocab)
-        st.rerun()
+    # A callback (runs before the next script run) survives the rerun that leaves Streamlit's
+    # pages-folder mode; a plain `if st.button(...)` click would be lost there.
+    st.sidebar.button(t("chrome.reset", lang), key="flt_reset", on_click=_reset_filters,
+                      args=(vocab,))
     return Filters(
         q_from=min(q0, q1), q_to=max(q0, q1), districts=tuple(_get(K_D)), fields=tuple(_get(K_F)),
         categories=tuple(_get(K_C)), kinds=tuple(_get(K_K)), weekdays=tuple(sorted(_get(K_WD))),
@@ -289,7 +312,9 @@ def main() -> None:
     """The entry script: page config and navigation; the selected page draws the chrome."""
     st.set_page_config(page_title="Lagebild", page_icon=ICON, layout="wide",
                        initial_sidebar_state="expanded")
-    navigation(current_lang()).run()
+    lang = current_lang()
+    principal = auth.require_login(lang)
+    navigation(lang, principal).run()
 
 
 def _leave_pages_folder_mode() -> None:
@@ -321,10 +346,19 @@ def page() -> Context:
     st.session_state[K_LANG] = lang
     st.sidebar.radio(t("chrome.language", lang), list(LANGS), key=K_LANG, horizontal=True,
                      format_func=str.upper)
+    principal = auth.require_login(lang)
     source, signature, bundle, error = cache.current_bundle()
     if error is not None:
         _error_page(source, error, lang)
         st.stop()
+    # What this principal may see, applied to the data itself before any page gets it.
+    try:
+        bundle = cache.restricted_bundle(str(source.folder), signature, principal.scope_key,
+                                         bundle, principal)
+    except ValueError as exc:
+        st.error(t("chrome.no_districts", lang, error=str(exc)))
+        st.stop()
+    signature = f"{signature}|{principal.scope_key}"
     demo = source.kind == "demo" or bundle.synthetic
     if demo:
         st.sidebar.warning(t("chrome.demo_badge", lang), icon=":material/science:")
@@ -332,6 +366,7 @@ def page() -> Context:
         st.sidebar.caption(t("chrome.source_env", lang, path=source.folder.name))
     else:
         st.sidebar.caption(t("chrome.source_store", lang))
+    auth.sidebar_identity(principal, lang, names_of(bundle))
     vocab = _vocabulary(bundle)
     if not vocab.quarters:
         st.warning(t("chrome.no_data", lang))
@@ -345,9 +380,70 @@ def page() -> Context:
         st.warning(t("chrome.url_notice", lang, items="; ".join(notices)))
         st.session_state[_NOTICES] = []
     _sync_url(filters, lang)
+    _share_link(lang)
     if demo:
         st.caption(f":orange-badge[:material/science: {t('chrome.demo_badge', lang)}]")
-    return Context(lang=lang, filters=filters, bundle=bundle, source=source, signature=signature)
+    return Context(lang=lang, filters=filters, bundle=bundle, source=source, signature=signature,
+                   principal=principal)
+
+
+def require_role(*roles: str) -> Principal:
+    """Stop the page unless the logged-in principal has one of ``roles`` (e.g. ``"admin"``).
+
+    Call it at the top of a page, before or after :func:`page`: the check uses the
+    logged-in identity (never the URL) and shows a login screen when nobody is logged in.
+    """
+    if not roles:
+        raise ValueError(f"require_role needs at least one role, got {roles!r}")
+    for role in roles:
+        check_role(role)
+    lang = current_lang()
+    principal = auth.require_login(lang)
+    if not principal.has_role(*roles):
+        st.error(t("chrome.forbidden", lang, roles=", ".join(t(f"role.{r}", lang) for r in roles)))
+        st.stop()
+    return principal
+
+
+_LINK_HTML = """
+<div style="font:14px system-ui,sans-serif;color:#222">
+<input id="u" readonly aria-label="Link" style="width:100%;box-sizing:border-box;padding:4px;
+ font:12px monospace;border:1px solid #888;border-radius:4px">
+<div style="margin-top:6px"><button id="b" type="button" style="padding:4px 12px;font:14px system-ui;
+ border:1px solid #00549f;background:#00549f;color:#fff;border-radius:4px;cursor:pointer">COPY</button>
+<span id="s" role="status" aria-live="polite" style="margin-left:8px"></span></div>
+</div>
+<script>
+(function () {
+  var u = document.getElementById("u"), s = document.getElementById("s");
+  function cur() { try { return window.parent.location.href; } catch (e) { return ""; } }
+  function refresh() { if (document.activeElement !== u) { u.value = cur(); } }
+  refresh();
+  setInterval(refresh, 700);
+  document.getElementById("b").addEventListener("click", function () {
+    u.value = cur(); u.focus(); u.select();
+    var done = function (ok) { s.textContent = ok ? COPIED : MANUAL; };
+    try { done(document.execCommand("copy")); } catch (e) { done(false); }
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(u.value).then(function () { done(true); }, function () {});
+    }
+  });
+})();
+</script>
+"""
+
+
+def _share_link(lang: str) -> None:
+    """"Link kopieren": the browser's current address (page, filters, language, page options).
+
+    The address carries no identity: whoever opens it sees only what their own role allows.
+    """
+    with st.sidebar.popover(t("chrome.link", lang), icon=":material/link:", width="stretch"):
+        html = (_LINK_HTML.replace("COPY", t("chrome.link_copy", lang))
+                .replace("COPIED", json.dumps(t("chrome.link_copied", lang)))
+                .replace("MANUAL", json.dumps(t("chrome.link_manual", lang))))
+        st.iframe(html, height=80)
+        st.caption(t("chrome.link_help", lang))
 
 
 def names_of(bundle: DataBundle) -> dict[str, str]:
@@ -392,4 +488,34 @@ def url_select(label: str, options, key: str, url_key: str, format_func=str, def
     value = st.selectbox(label, options, format_func=format_func, **_seed(key))
     if st.query_params.get(url_key) != str(value):
         st.query_params[url_key] = str(value)
+    return value
+
+
+def url_multiselect(label: str, options, key: str, url_key: str, format_func=str, default=()):
+    """A multiselect whose values are kept in the URL under ``url_key`` (comma-separated).
+
+    Restored once per session; unknown values in the URL are dropped with a notice; an
+    empty value in the URL means "none selected", a missing one the ``default``.
+    """
+    options = list(options)
+    labels = {str(o): o for o in options}
+    ss = st.session_state
+    restored = f"_url_{key}"
+    if not ss.get(restored):
+        ss[restored] = True
+        raw = st.query_params.get(url_key)
+        if raw is not None:
+            items = [v for v in str(raw).split(",") if v]
+            bad = [v for v in items if v not in labels]
+            if bad:
+                items_text = f"{url_key}: {', '.join(map(repr, bad))}"
+                st.warning(t("chrome.url_notice", current_lang(), items=items_text))
+            _set(key, [labels[v] for v in dict.fromkeys(items) if v in labels])
+    if _get(key) is None:
+        _set(key, [o for o in default if o in options])
+    _set(key, [o for o in _get(key) if o in options])
+    value = st.multiselect(label, options, format_func=format_func, **_seed(key))
+    wanted = ",".join(str(v) for v in value)
+    if st.query_params.get(url_key) != wanted:
+        st.query_params[url_key] = wanted
     return value

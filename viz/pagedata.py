@@ -28,7 +28,7 @@ from geo.model import (
     hotspots,
     presence_cells,
 )
-from viz.i18n import fmt_date, fmt_number, register, t
+from viz.i18n import fmt_date, fmt_datetime, fmt_number, register, t
 
 register({
     "overview.map": ("Beschwerden je 1.000 Einwohner", "Complaints per 1,000 inhabitants"),
@@ -484,3 +484,80 @@ def category_counts(bundle: DataBundle, f: Filters, lang: str) -> pd.DataFrame:
     out = count(c, complaint_mask(c, f), ["field", "category"]).rename("count").reset_index()
     out["category_label"] = out["category"].map(lambda k: labels.get(k, k))
     return out[["field", "category_label", "count"]]
+
+
+# --- Lagebild: layers in the URL, exports ---------------------------------------------------------
+
+#: The Lagebild map's layers (keys of the ``map.layer.*`` texts) and which the map opens with.
+LAGEBILD_LAYERS = ("districts", "focus", "complaints", "presence.kod", "presence.joint", "presence.police",
+                   "hotspots", "gap", "incidents", "offices")
+LAGEBILD_DEFAULT_LAYERS = ("districts", "focus", "offices")
+
+register({
+    "lagebild.layers": ("Ebenen beim Öffnen", "Layers shown"),
+    "lagebild.export_cells": ("Beschwerden und Hotspots je Zelle", "Complaints and hot spots per cell"),
+    "lagebild.map_alt": (
+        "Karte {scope}: Bezirke eingefärbt nach {metric}; Ebenen: {layers}.",
+        "Map {scope}: districts coloured by {metric}; layers: {layers}."),
+})
+
+
+def lagebild_layers(f: Filters, points: bool = False) -> list[str]:
+    """The layer keys the Lagebild map has for these filters (presence only for chosen kinds;
+    ``points``: the raw complaint points, for principals who may see them)."""
+    kinds = set(f.patrol_kinds())
+    keys = [k for k in LAGEBILD_LAYERS if not k.startswith("presence.") or k.split(".")[1] in kinds]
+    return [*keys, "points"] if points else keys
+
+
+def show_lagebild_layers(m, keys, lang: str) -> list[str]:
+    """Open the map with the layers ``keys`` (see :data:`LAGEBILD_LAYERS`) shown, others hidden."""
+    bad = [k for k in keys if k not in (*LAGEBILD_LAYERS, "points")]
+    if bad:
+        raise ValueError(f"layers must be among {LAGEBILD_LAYERS}, got {bad!r}")
+    return maps.set_visible_layers(m, [t(f"map.layer.{k}", lang) for k in keys])
+
+
+def cell_export(bundle: DataBundle, model: SpatialModel, f: Filters) -> pd.DataFrame:
+    """Per cell of the selected districts with complaints or a Gi* class: h3, district_id,
+    complaints, gi_class, gi_z (aggregates only; for the GeoJSON export)."""
+    spots = hotspots(model, f)
+    keep = model.index.district_cells(list(f.districts) if f.districts else None)
+    keep &= (spots["count"].to_numpy() > 0) | (spots["cls"].astype(str).to_numpy() != "none")
+    return pd.DataFrame({"h3": spots["h3"].to_numpy()[keep],
+                         "district_id": model.index.district[keep].astype(str),
+                         "complaints": spots["count"].to_numpy()[keep].astype(int),
+                         "gi_class": spots["cls"].astype(str).to_numpy()[keep],
+                         "gi_z": spots["z"].to_numpy()[keep].round(3)})
+
+
+def complaint_points(bundle: DataBundle, f: Filters, lang: str, principal, limit: int = maps.MAX_POINTS
+                     ) -> tuple[pd.DataFrame, int]:
+    """The filtered single complaints for the raw-points layer, newest first, and their number.
+
+    Only a principal who may see raw points gets any (coordinators: their districts, since
+    the bundle is already restricted; admins); anyone else gets an empty frame. Columns:
+    complaint_id, lat, lon, received, category_label, status, address, description.
+    """
+    columns = ["complaint_id", "lat", "lon", "received", "category_label", "status", "address",
+               "description"]
+    if not principal.sees_raw_points:
+        return pd.DataFrame({c: [] for c in columns}), 0
+    c = bundle["complaints"]
+    sel = c.loc[complaint_mask(c, f)]
+    total = len(sel)
+    sel = sel.sort_values("received_at", ascending=False, kind="stable").head(limit)
+    cats = bundle["categories"]
+    label_col = "label_en" if lang == "en" else "label_de"
+    labels = dict(zip(cats["category"], cats[label_col].fillna(cats["label_de"]), strict=True))
+    local = sel["received_at"].dt.tz_convert("Europe/Berlin")
+    out = pd.DataFrame({
+        "complaint_id": sel["complaint_id"].astype(str).to_numpy(),
+        "lat": sel["lat"].to_numpy(), "lon": sel["lon"].to_numpy(),
+        "received": [fmt_datetime(v.to_pydatetime(), lang) for v in local],
+        "category_label": [labels.get(k, k) for k in sel["category"].astype(str)],
+        "status": sel["status"].astype(object).to_numpy(),
+        "address": sel["address"].astype(object).to_numpy() if "address" in sel else None,
+        "description": sel["description"].astype(object).to_numpy() if "description" in sel else None,
+    })
+    return out, total
