@@ -26,7 +26,7 @@ with right:
                                     key="lb_layers",
                                     url_key="l", format_func=lambda k: t(f"map.layer.{k}", lang),
                                     default=pagedata.LAGEBILD_DEFAULT_LAYERS)
-m = pagedata.lagebild_map(ctx.bundle, model, f, lang, widgets.tiles(), metric=metric)
+m = widgets.lagebild_map(ctx, model, metric)
 # Single complaints: coordinators (their districts: the data is restricted) and admins, and only
 # when chosen under "Ebenen beim Öffnen" (a bounded, opt-in layer; no cost otherwise).
 with_points = ctx.principal.sees_raw_points and "points" in layers

@@ -406,6 +406,7 @@ def require_role(*roles: str) -> Principal:
 
 
 _LINK_HTML = """
+<style>html,body{margin:0;padding:2px}</style>
 <div style="font:14px system-ui,sans-serif;color:#222">
 <input id="u" readonly aria-label="Link" style="width:100%;box-sizing:border-box;padding:4px;
  font:12px monospace;border:1px solid #888;border-radius:4px">
@@ -442,7 +443,7 @@ def _share_link(lang: str) -> None:
         html = (_LINK_HTML.replace("COPY", t("chrome.link_copy", lang))
                 .replace("COPIED", json.dumps(t("chrome.link_copied", lang)))
                 .replace("MANUAL", json.dumps(t("chrome.link_manual", lang))))
-        st.iframe(html, height=80)
+        st.iframe(html, height=104)  # room for the field and the button at any font size
         st.caption(t("chrome.link_help", lang))
 
 

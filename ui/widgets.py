@@ -8,11 +8,13 @@ import folium
 import streamlit as st
 from streamlit_folium import st_folium
 
+from data.filters import Filters
 from data.kpis import Kpi
 from geo import model as geo_model
 from geo.maps import TILES
 from ui import chrome
 from ui.chrome import Context
+from viz import pagedata
 from viz.i18n import t
 from viz.kpi_text import kpi_text
 from viz.pagedata import RESOLUTIONS
@@ -35,6 +37,21 @@ def _model(folder: str, sig: str, resolution: int, _bundle) -> geo_model.Spatial
     """
     del folder, sig
     return geo_model.build(_bundle, resolution)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _lagebild_data(folder: str, sig: str, resolution: int, f: Filters, lang: str, metric: str,
+                     _bundle, _model) -> pagedata.LagebildData:
+    """The Lagebild layers of one filter state; revisiting a state (flipping between
+    quarters, districts) reuses them. ``sig`` also identifies the role's view of the data."""
+    del folder, sig, resolution
+    return pagedata.lagebild_data(_bundle, _model, f, lang, metric)
+
+
+def lagebild_map(ctx: Context, model: geo_model.SpatialModel, metric: str) -> folium.Map:
+    layers = _lagebild_data(str(ctx.source.folder), ctx.signature, model.index.resolution,
+                              ctx.filters, ctx.lang, metric, ctx.bundle, model)
+    return pagedata.draw_lagebild(layers, ctx.bundle, ctx.lang, tiles())
 
 
 def spatial_model(ctx: Context, resolution: int = 9) -> geo_model.SpatialModel:

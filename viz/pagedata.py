@@ -236,28 +236,67 @@ def incidents_by_district(bundle: DataBundle, f: Filters) -> pd.DataFrame:
     return out[out["count"] > 0].reset_index(drop=True)
 
 
-def lagebild_map(bundle: DataBundle, model: SpatialModel, f: Filters, lang: str, tiles: str,
-                 metric: str = "per_1000"):
-    """The Lagebild map with every layer (each switchable in the layer control)."""
+@dataclass(frozen=True)
+class LagebildData:
+    """What the Lagebild map shows for one filter state: aggregated frames, no map objects.
+
+    Computing these is the costly part; pages cache them per filter state
+    (``ui.widgets.lagebild_map``) and draw the map from them on every run.
+    """
+
+    bounds: tuple[float, float, float, float]
+    districts: pd.DataFrame  # district_id, name, geometry, value, value_label
+    metric_title: str
+    palette: str
+    density: pd.DataFrame  # h3, value
+    presence: dict[str, pd.DataFrame]  # kind -> h3, value (minutes)
+    hotspots: pd.DataFrame  # gi_star rows of the shown cells
+    gap: pd.DataFrame
+    incidents: pd.DataFrame  # district_id, name, lat, lon, count
+    district_names: dict[str, str]
+
+
+def lagebild_data(bundle: DataBundle, model: SpatialModel, f: Filters, lang: str,
+                  metric: str = "per_1000") -> LagebildData:
     table = district_table(bundle, model, f)
-    m = maps.base_map(_bounds(bundle, f), tiles=tiles, lang=lang)
     frame, title = _district_layer_frame(bundle, table, metric, lang)
-    maps.add_districts(m, frame, title, lang,
-                       palette=maps.TREND_PALETTE if metric == "trend" else "viridis")
-    maps.add_focus_areas(m, bundle["focus_areas"], lang)
-    maps.add_complaint_density(m, complaint_cells(bundle, model, f), lang, show=False)
     presence = presence_cells(model, f)
-    for kind in f.patrol_kinds():
-        cells = presence[presence["kind"] == kind][["h3", "minutes"]].rename(
-            columns={"minutes": "value"})
-        maps.add_presence(m, cells, kind, lang, show=False)
     spots = hotspots(model, f)
-    maps.add_hotspots(m, _in_districts(model, f, spots), lang, show=False)
-    names = dict(zip(bundle["districts"]["district_id"], bundle["districts"]["name"], strict=True))
-    maps.add_gap(m, gap(model, f, spots), lang, district_names=names, show=False)
-    maps.add_incidents_by_district(m, incidents_by_district(bundle, f), lang, show=False)
+    return LagebildData(
+        bounds=_bounds(bundle, f),
+        districts=frame,
+        metric_title=title,
+        palette=maps.TREND_PALETTE if metric == "trend" else "viridis",
+        density=complaint_cells(bundle, model, f),
+        presence={kind: presence[presence["kind"] == kind][["h3", "minutes"]].rename(
+            columns={"minutes": "value"}) for kind in f.patrol_kinds()},
+        hotspots=_in_districts(model, f, spots),
+        gap=gap(model, f, spots),
+        incidents=incidents_by_district(bundle, f),
+        district_names=dict(zip(bundle["districts"]["district_id"], bundle["districts"]["name"],
+                                strict=True)),
+    )
+
+
+def draw_lagebild(layers: LagebildData, bundle: DataBundle, lang: str, tiles: str):
+    """The Lagebild map with every layer (each switchable in the layer control)."""
+    m = maps.base_map(layers.bounds, tiles=tiles, lang=lang)
+    maps.add_districts(m, layers.districts, layers.metric_title, lang, palette=layers.palette)
+    maps.add_focus_areas(m, bundle["focus_areas"], lang)
+    maps.add_complaint_density(m, layers.density, lang, show=False)
+    for kind, cells in layers.presence.items():
+        maps.add_presence(m, cells, kind, lang, show=False)
+    maps.add_hotspots(m, layers.hotspots, lang, show=False)
+    maps.add_gap(m, layers.gap, lang, district_names=layers.district_names, show=False)
+    maps.add_incidents_by_district(m, layers.incidents, lang, show=False)
     maps.add_offices(m, bundle["offices"], lang, now=pd.Timestamp.now(tz="Europe/Berlin"))
     return m
+
+
+def lagebild_map(bundle: DataBundle, model: SpatialModel, f: Filters, lang: str, tiles: str,
+                 metric: str = "per_1000"):
+    """The Lagebild map for a filter state (layers computed and drawn)."""
+    return draw_lagebild(lagebild_data(bundle, model, f, lang, metric), bundle, lang, tiles)
 
 
 def quarter_series(bundle: DataBundle, f: Filters, district_id: str | None = None) -> pd.DataFrame:
