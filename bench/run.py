@@ -83,7 +83,7 @@ def bench_app(repeat: int) -> tuple[list[float], list[float], list[float], int]:
     at.run()
 
     def set_period(app, q):
-        app.sidebar.select_slider(key="flt_q").set_value((q, q))
+        app.sidebar.select_slider[0].set_value((q, q))
 
     def set_district(app, value):
         app.sidebar.multiselect(key="flt_d").set_value(value)

@@ -240,3 +240,20 @@ def test_reset_button_restores_default_filters(demo) -> None:
     at.sidebar.button(key="flt_reset").click().run()
     assert metrics(at)["Beschwerden"] == expected_count(demo)
     assert "d" not in at.query_params and "c" not in at.query_params
+
+
+@pytest.mark.parametrize(("period", "expected_q"), [
+    (("2026-Q2", "2026-Q2"), "2026-Q2"),
+    (("2025-Q1", "2025-Q4"), "2025-Q1..2025-Q4"),
+])
+def test_period_slider_changes_kpis_and_url(demo, period, expected_q) -> None:
+    at = app()
+    at.run()
+    at.sidebar.select_slider[0].set_value(period).run()
+    assert at.query_params["q"] == expected_q
+    f = Filters(parse_quarter(period[0]), parse_quarter(period[1]))
+    n = int(complaint_mask(demo["complaints"], f).sum())
+    assert metrics(at)["Beschwerden"] == fmt_number(n, "de")
+    at.switch_page("pages/bezirke.py")
+    at.run()
+    assert at.query_params["q"] == expected_q  # kept across pages

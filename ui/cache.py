@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import streamlit as st
 
 from data.folder import DataBundle, load_folder
@@ -13,7 +15,9 @@ from data.sources import Source, resolve, signature
 def load_bundle(folder: str, sig: str) -> DataBundle:
     """The validated data of a folder; ``sig`` changes when its files change."""
     del sig  # part of the cache key only
-    return load_folder(folder)
+    bundle = load_folder(folder)
+    gc.freeze()  # long-lived data: keep the collector from rescanning it on every rerun
+    return bundle
 
 
 def current_bundle() -> tuple[Source, str, DataBundle | None, Exception | None]:

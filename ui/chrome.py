@@ -174,10 +174,7 @@ def _kept(key: str) -> str:
 
 
 def _store(key: str) -> None:
-    value = st.session_state[key]
-    if key == K_Q and not (isinstance(value, tuple | list) and len(value) == 2):
-        return  # a range slider reports a pair; anything else is a stale replay, keep the range
-    st.session_state[_kept(key)] = value
+    st.session_state[_kept(key)] = st.session_state[key]
 
 
 def _seed(key: str) -> dict:
@@ -234,7 +231,11 @@ def _filter_widgets(bundle: DataBundle, vocab: Vocabulary, lang: str) -> Filters
     labels = [quarter_label(q) for q in vocab.quarters]
     st.sidebar.subheader(t("chrome.filters", lang))
     if len(labels) > 1:
-        st.sidebar.select_slider(t("chrome.period", lang), options=labels, **_seed(K_Q))
+        # No key: the slider is identified by its value, so a restored or reset period
+        # re-creates it with that value (a keyed range slider can't be seeded reliably).
+        chosen = st.sidebar.select_slider(t("chrome.period", lang), options=labels,
+                                          value=tuple(_get(K_Q)))
+        _set(K_Q, tuple(chosen))
     else:
         st.sidebar.caption(f"{t('chrome.period', lang)}: {labels[0]}")
     names = dict(zip(bundle["districts"]["district_id"], bundle["districts"]["name"], strict=True))

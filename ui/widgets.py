@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 import folium
@@ -36,7 +37,9 @@ def _model(folder: str, sig: str, resolution: int, _bundle) -> geo_model.Spatial
     ``folder``/``sig`` identify the data set (the bundle itself is not hashed).
     """
     del folder, sig
-    return geo_model.build(_bundle, resolution)
+    built = geo_model.build(_bundle, resolution)
+    gc.freeze()  # long-lived: keep the collector from rescanning it on every rerun
+    return built
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
@@ -45,7 +48,9 @@ def _lagebild_data(folder: str, sig: str, resolution: int, f: Filters, lang: str
     """The Lagebild layers of one filter state; revisiting a state (flipping between
     quarters, districts) reuses them. ``sig`` also identifies the role's view of the data."""
     del folder, sig, resolution
-    return pagedata.lagebild_data(_bundle, _model, f, lang, metric)
+    data = pagedata.lagebild_data(_bundle, _model, f, lang, metric)
+    gc.freeze()  # cached and long-lived, like the data and the model
+    return data
 
 
 def lagebild_map(ctx: Context, model: geo_model.SpatialModel, metric: str) -> folium.Map:
