@@ -438,7 +438,7 @@ class _Legend(_SafeMacroMixin, folium.MacroElement):
 (function() {
     var map = {{ this.map_name() }};
     var group = {{ this._parent.get_name() }};
-    var legend = L.control({position: "bottomright"});
+    var legend = L.control({position: "bottomleft"});  // clear of the layer control
     legend.onAdd = function() {
         var div = L.DomUtil.create("div", "lagebild-legend");
         div.innerHTML = {{ this.html_js() }};

@@ -9,10 +9,9 @@ from viz.i18n import t
 
 ctx = chrome.page()
 lang, f, bundle = ctx.lang, ctx.filters, ctx.bundle
-model = widgets.spatial_model(ctx, widgets.resolution_select(lang))
-
 st.title(t("page.beschwerden", lang))
 st.caption(pagedata.scope_caption(bundle, f, lang))
+model = widgets.spatial_model(ctx, widgets.resolution_select(lang))
 
 left, right = st.columns(2)
 with left:

@@ -10,12 +10,11 @@ from viz.i18n import t
 
 ctx = chrome.page()
 lang, f = ctx.lang, ctx.filters
-resolution = widgets.resolution_select(lang)
-model = widgets.spatial_model(ctx, resolution)
-
 st.title(t("page.lagebild", lang))
 scope = pagedata.scope_caption(ctx.bundle, f, lang)
 st.caption(scope)
+resolution = widgets.resolution_select(lang)
+model = widgets.spatial_model(ctx, resolution)
 left, right = st.columns([1, 2])
 with left:
     metric = chrome.url_select(t("lagebild.metric", lang), pagedata.METRICS, key="lb_metric",

@@ -8,10 +8,9 @@ from viz.i18n import t
 
 ctx = chrome.page()
 lang, f, bundle = ctx.lang, ctx.filters, ctx.bundle
-model = widgets.spatial_model(ctx, widgets.resolution_select(lang))
-
 st.title(t("page.praesenz", lang))
 st.caption(pagedata.scope_caption(bundle, f, lang))
+model = widgets.spatial_model(ctx, widgets.resolution_select(lang))
 
 st.subheader(t("praesenz.map", lang))
 widgets.show_map(pagedata.presence_map(bundle, model, f, lang, widgets.tiles()), key="presence_map",
