@@ -68,7 +68,8 @@ def test_praesenz_gap_layer_is_drawn(server, page) -> None:
 def test_filter_change_updates_url_and_url_restores_it(server, page, browser) -> None:
     page.goto(f"{server.url}/")
     wait_for_app(page)
-    box = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').first
+    box = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').filter(
+        has_text="Bezirke").first
     box.click()
     page.get_by_role("option", name="Heessen").click()
     page.keyboard.press("Escape")
@@ -82,8 +83,9 @@ def test_filter_change_updates_url_and_url_restores_it(server, page, browser) ->
     p2 = other.new_page()
     p2.goto(url)
     wait_for_app(p2)
-    chips = p2.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').first
-    assert "Heessen" in chips.inner_text()
+    chips = p2.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').filter(
+        has_text="Bezirke").first
+    chips.get_by_text("Heessen").wait_for(timeout=30_000)
     assert p2.locator('[data-testid="stMetricValue"]').first.inner_text() == heessen_count
     other.close()
 

@@ -151,7 +151,7 @@ def test_link_copy_shows_the_current_address_and_reproduces_the_view(server, pag
     wait_for_app(p2)
     assert h1(p2) == "Lagebild"
     sidebar = p2.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]')
-    assert "Heessen" in sidebar.first.inner_text()
+    sidebar.filter(has_text="Bezirke").first.get_by_text("Heessen").wait_for(timeout=30_000)
     assert p2.locator('[data-testid="stMain"] [data-testid="stMultiSelect"]').first.inner_text().count(
         "Präsenzlücken") == 1
     other.close()
