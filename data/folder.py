@@ -284,25 +284,36 @@ def write_table(frame: pd.DataFrame, path: Path) -> None:
         _csv_ready(frame).to_csv(path, index=False, lineterminator="\n")
 
 
+PARQUET_DATASETS = ("complaints", "patrol_points")  # the large tables
+
+
+def write_dataset(name: str, frame: pd.DataFrame, folder: Path,
+                  parquet: tuple[str, ...] = PARQUET_DATASETS) -> Path:
+    """Write one data set (only its contract columns) into ``folder``, replacing older files."""
+    cols = [c for c in SPECS[name].columns if c in frame.columns]
+    frame = frame[cols]
+    for stale in folder.glob(f"{name}.*"):
+        stale.unlink()
+    if SPECS[name].form == "polygons":
+        path = folder / f"{name}.geojson"
+        write_geojson(frame, path)
+    else:
+        path = folder / f"{name}.{'parquet' if name in parquet else 'csv'}"
+        write_table(frame, path)
+    return path
+
+
 def write_folder(
     folder: str | Path,
     frames: dict[str, pd.DataFrame],
     meta: dict,
-    parquet: tuple[str, ...] = ("complaints", "patrol_points"),
+    parquet: tuple[str, ...] = PARQUET_DATASETS,
 ) -> Path:
     """Write canonical frames as a data folder (only the contract columns)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for name, frame in frames.items():
-        cols = [c for c in SPECS[name].columns if c in frame.columns]
-        frame = frame[cols]
-        if SPECS[name].form == "polygons":
-            write_geojson(frame, folder / f"{name}.geojson")
-        else:
-            ext = "parquet" if name in parquet else "csv"
-            for stale in folder.glob(f"{name}.*"):
-                stale.unlink()
-            write_table(frame, folder / f"{name}.{ext}")
+        write_dataset(name, frame, folder, parquet)
     (folder / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n",
                                     encoding="utf-8")
     return folder

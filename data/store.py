@@ -44,8 +44,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from data import contracts
-from data.contracts import DATASETS, SPECS, TZ
-from data.folder import META_FILE, read_folder, write_geojson, write_table
+from data.contracts import DATASETS, TZ
+from data.folder import META_FILE, read_folder, write_dataset
 from data.importers.errors import ImportError_
 from data.importers.geocoding import GeocodeCache
 from data.importers.mapping import shape_key
@@ -58,7 +58,6 @@ DEFAULT_ROOT = DATA_DIR / "store"
 DEMO_FOLDER = DATA_DIR / "demo"
 HEAD_FILE = "HEAD.json"
 GENERATIONS = "generations"
-PARQUET = ("complaints", "patrol_points")
 STORE_NAME = "Importierte Daten"
 FORMAT = 1
 
@@ -474,13 +473,7 @@ class Store:
                     shutil.copy2(src, dst)
             if any(staging.glob(f"{name}.*")):
                 return
-        cols = [c for c in SPECS[name].columns if c in frame.columns]
-        frame = frame[cols]
-        if SPECS[name].form == "polygons":
-            write_geojson(frame, staging / f"{name}.geojson")
-        else:
-            ext = "parquet" if name in PARQUET else "csv"
-            write_table(frame, staging / f"{name}.{ext}")
+        write_dataset(name, frame, staging)
 
 
 def _reconcile(frames: dict[str, pd.DataFrame], changed: set[str], info: dict[str, dict[str, Any]],

@@ -6,21 +6,14 @@ import h3
 import numpy as np
 import pandas as pd
 import pytest
-from shapely.geometry import box
 
-from geo.cells import build_cell_index
 from geo.gap import GAP_COLUMNS, main_categories, presence_gap
 from geo.hotspots import gi_star
 
 
 @pytest.fixture(scope="module")
-def index():
-    districts = pd.DataFrame({
-        "district_id": ["west", "east"],
-        "name": ["West", "East"],
-        "geometry": [box(7.800, 51.670, 7.815, 51.690), box(7.815, 51.670, 7.830, 51.690)],
-    })
-    return build_cell_index(districts, 9)
+def index(two_district_index):
+    return two_district_index
 
 
 @pytest.fixture(scope="module")

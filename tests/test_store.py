@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from import_fixtures import INSIDE_MITTE, german_excel_csv, open311_json, shapefile_zip, tree_hash
 
+from data import folder as folder_mod
 from data import store as store_mod
 from data.folder import load_folder, read_folder
 from data.importers import prepare_import
@@ -140,6 +141,8 @@ def test_failed_or_interrupted_commit_leaves_store_unchanged(store: Store, tmp_p
               "head": "os.replace"}[when]
     if target == "os.replace":
         monkeypatch.setattr(store_mod.os, "replace", boom)
+    elif target == "write_table":  # fails while a data set's file is being written
+        monkeypatch.setattr(folder_mod, "write_table", boom)
     else:
         monkeypatch.setattr(store_mod, target, boom)
     with pytest.raises(type(exc)):
@@ -154,7 +157,7 @@ def test_failed_or_interrupted_commit_leaves_store_unchanged(store: Store, tmp_p
 def test_failed_first_commit_creates_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     s = Store(tmp_path / "new")
     report = prepare_import("districts", shapefile_zip(tmp_path / "b.zip"), store=s)
-    monkeypatch.setattr(store_mod, "write_geojson", lambda *a, **k: (_ for _ in ()).throw(OSError("nope")))
+    monkeypatch.setattr(folder_mod, "write_geojson", lambda *a, **k: (_ for _ in ()).throw(OSError("nope")))
     with pytest.raises(OSError):
         s.commit(report)
     assert tree_hash(s.root) == "absent"
