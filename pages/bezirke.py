@@ -4,7 +4,7 @@ import streamlit as st
 
 from ui import chrome, widgets
 from viz import charts, pagedata
-from viz.i18n import t
+from viz.i18n import md_escape, t
 
 ctx = chrome.page()
 lang, f, bundle = ctx.lang, ctx.filters, ctx.bundle
@@ -12,7 +12,7 @@ model = widgets.spatial_model(ctx)
 names = chrome.names_of(bundle)
 
 st.title(t("page.bezirke", lang))
-st.caption(pagedata.scope_caption(bundle, f, lang))
+st.caption(md_escape(pagedata.scope_caption(bundle, f, lang)))
 table = pagedata.district_table(bundle, model, f)
 
 ids = list(names)
@@ -21,7 +21,7 @@ district = chrome.url_select(t("bezirke.choose", lang), ids, key="bz_district", 
                              default=f.districts[0] if f.districts else ids[0])
 profile = pagedata.district_profile(bundle, model, f, district, lang)
 
-st.subheader(names[district])
+st.subheader(md_escape(names[district]))
 left, right = st.columns([1, 2])
 with left:
     st.markdown(f"**{t('bezirke.team', lang)}**")

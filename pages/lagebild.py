@@ -6,13 +6,13 @@ from geo import maps
 from ui import chrome, widgets
 from ui import exports as ui_exports
 from viz import exports, pagedata, report
-from viz.i18n import t
+from viz.i18n import md_escape, t
 
 ctx = chrome.page()
 lang, f = ctx.lang, ctx.filters
 st.title(t("page.lagebild", lang))
 scope = pagedata.scope_caption(ctx.bundle, f, lang)
-st.caption(scope)
+st.caption(md_escape(scope))
 resolution = widgets.resolution_select(lang)
 model = widgets.spatial_model(ctx, resolution)
 left, right = st.columns([1, 2])

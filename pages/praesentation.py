@@ -14,7 +14,7 @@ from data.privacy import k_from_env
 from ui import chrome, widgets
 from ui import exports as ui_exports
 from viz import exports, pagedata, presentation, report
-from viz.i18n import register, t
+from viz.i18n import md_escape, register, t
 
 register({
     "pres.prev": ("Zurück", "Back"),
@@ -92,7 +92,7 @@ st.title(t(f"pres.view.{view}", lang))
 st.badge(t("pres.badge", lang, k=k), icon=":material/shield:", color="blue",
          help=t("pres.badge_help", lang, k=k))
 note = t("pres.suppressed_note", lang, n=anon.suppressed, k=k) if anon.suppressed else ""
-st.caption(" · ".join(x for x in (scope, note) if x))
+st.caption(md_escape(" · ".join(x for x in (scope, note) if x)))
 
 tiles = widgets.tiles()
 map_view, chart_view = presentation.export_views(view)

@@ -4,12 +4,12 @@ import streamlit as st
 
 from ui import chrome, widgets
 from viz import charts, pagedata
-from viz.i18n import t
+from viz.i18n import md_escape, t
 
 ctx = chrome.page()
 lang, f, bundle = ctx.lang, ctx.filters, ctx.bundle
 st.title(t("page.praesenz", lang))
-st.caption(pagedata.scope_caption(bundle, f, lang))
+st.caption(md_escape(pagedata.scope_caption(bundle, f, lang)))
 model = widgets.spatial_model(ctx, widgets.resolution_select(lang))
 
 st.subheader(t("praesenz.map", lang))

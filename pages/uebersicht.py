@@ -4,14 +4,14 @@ import streamlit as st
 
 from ui import chrome, widgets
 from viz import pagedata
-from viz.i18n import t
+from viz.i18n import md_escape, t
 
 ctx = chrome.page()
 lang, f = ctx.lang, ctx.filters
 model = widgets.spatial_model(ctx)
 
 st.title(t("page.uebersicht", lang))
-st.caption(pagedata.scope_caption(ctx.bundle, f, lang))
+st.caption(md_escape(pagedata.scope_caption(ctx.bundle, f, lang)))
 
 widgets.kpi_tiles(pagedata.overview_kpis(ctx.bundle, model, f), lang)
 

@@ -257,3 +257,19 @@ def test_period_slider_changes_kpis_and_url(demo, period, expected_q) -> None:
     at.switch_page("pages/bezirke.py")
     at.run()
     assert at.query_params["q"] == expected_q  # kept across pages
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("b", "![x](http://evil.example/pixel.png)"),
+    ("d", "[Bitte neu anmelden](http://evil.example/login)"),
+])
+def test_url_values_in_notices_are_literal_text(key: str, value: str) -> None:
+    at = app(**{key: value})
+    at.run()
+    notices = " ".join(w.value for w in at.warning)
+    at.switch_page("pages/bezirke.py")
+    at.run()
+    notices += " ".join(w.value for w in at.warning)
+    assert "ignoriert" in notices
+    assert "](http" not in notices  # escaped: shown as text, never a link or an image
+    assert "\\]\\(http" in notices

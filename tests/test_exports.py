@@ -127,6 +127,17 @@ def test_standalone_map_html_inlines_every_asset(demo, anon, view) -> None:
     assert "L.map(" in page or "L.map (" in page
 
 
+@pytest.mark.parametrize("alt", [
+    "Mitte</script><script>alert(document.domain)</script>",
+    "Bezirk \u2028 <!-- --> \"quoted\"",
+])
+def test_alt_text_cannot_break_out_of_the_script(alt: str) -> None:
+    m = maps.base_map((7.7, 51.5, 8.0, 51.8), tiles="none")
+    page = exports.standalone_map_html(m, "Lagebild", alt, "de")
+    assert "<script>alert(document.domain)</script>" not in page
+    assert page.count("</script>") == page.count("<script")  # no script closed early
+
+
 def test_external_urls_finds_loads_not_links() -> None:
     page = ('<script src="https://cdn.example/a.js"></script><a href="https://osm.org">©</a>'
             '<link rel="stylesheet" href="//x.example/a.css"><style>b{background:url(https://t.example/1.png)}'

@@ -20,7 +20,7 @@ from pathlib import Path
 import streamlit as st
 
 from data.roles import EMPTY_CONFIG, Principal, RoleConfig, local_principal, parse_role_config, principal_for
-from viz.i18n import register, t
+from viz.i18n import md_escape, register, t
 
 ROOT = Path(__file__).resolve().parent.parent
 ROLES_FILE = ROOT / ".streamlit" / "roles.toml"
@@ -120,14 +120,14 @@ def require_login(lang: str) -> Principal:
     try:
         principal = current_principal()
     except ValueError as exc:
-        st.error(t("auth.config_error", lang, error=str(exc)))
+        st.error(t("auth.config_error", lang, error=md_escape(exc)))
         st.stop()
     if principal is not None:
         return principal
     who = identity() if auth_configured() else {}
     if who.get("is_logged_in"):
         st.title(t("auth.denied_title", lang))
-        st.warning(t("auth.denied", lang, email=who.get("email") or "?"))
+        st.warning(t("auth.denied", lang, email=md_escape(who.get("email") or "?")))
         if st.button(t("auth.logout", lang), key="auth_logout_denied"):
             st.logout()
         st.stop()
@@ -147,9 +147,10 @@ def sidebar_identity(principal: Principal, lang: str, district_names: Mapping[st
     if not principal.authenticated:
         st.sidebar.caption(t("auth.local", lang, role=role))
     else:
-        st.sidebar.caption(t("auth.user", lang, who=principal.email or principal.name or "?", role=role))
+        st.sidebar.caption(t("auth.user", lang, who=md_escape(principal.email or principal.name or "?"),
+                             role=role))
     if principal.districts is not None:
         names = ", ".join(district_names.get(d, d) for d in principal.districts if d in district_names)
-        st.sidebar.caption(t("auth.districts", lang, districts=names or "–"))
+        st.sidebar.caption(t("auth.districts", lang, districts=md_escape(names or "–")))
     if principal.authenticated and st.sidebar.button(t("auth.logout", lang), key="auth_logout"):
         st.logout()

@@ -23,7 +23,8 @@ from data.periods import latest_complete_quarter, parse_quarter, quarter_label
 from data.roles import LOCAL_ADMIN, Principal, check_role
 from data.sources import Source
 from ui import auth, cache
-from viz.i18n import DEFAULT_LANG, LANGS, register, t
+from viz.exports import csv_bytes
+from viz.i18n import DEFAULT_LANG, LANGS, md_escape, register, t
 
 ROOT = Path(__file__).resolve().parent.parent
 # A local icon: a ":material/...:" page icon makes the browser fetch an SVG from Google.
@@ -299,7 +300,7 @@ def _sync_url(f: Filters, lang: str) -> None:
 
 def _error_page(source: Source, exc: Exception, lang: str) -> None:
     st.title(t("chrome.error_title", lang))
-    st.error(t("chrome.error_folder", lang, path=str(source.folder)))
+    st.error(t("chrome.error_folder", lang, path=md_escape(source.folder)))
     if isinstance(exc, DataFolderError):
         table = exc.errors.copy()
         table["value"] = table["value"].map(lambda v: "" if v is None else str(v))
@@ -357,7 +358,7 @@ def page() -> Context:
         bundle = cache.restricted_bundle(str(source.folder), signature, principal.scope_key,
                                          bundle, principal)
     except ValueError as exc:
-        st.error(t("chrome.no_districts", lang, error=str(exc)))
+        st.error(t("chrome.no_districts", lang, error=md_escape(exc)))
         st.stop()
     signature = f"{signature}|{principal.scope_key}"
     demo = source.kind == "demo" or bundle.synthetic
@@ -378,7 +379,7 @@ def page() -> Context:
     filters = _filter_widgets(bundle, vocab, lang)
     notices = st.session_state.get(_NOTICES)
     if notices:
-        st.warning(t("chrome.url_notice", lang, items="; ".join(notices)))
+        st.warning(t("chrome.url_notice", lang, items=md_escape("; ".join(notices))))
         st.session_state[_NOTICES] = []
     _sync_url(filters, lang)
     _share_link(lang)
@@ -463,10 +464,8 @@ def category_labels(bundle: DataBundle, lang: str) -> dict[str, str]:
 
 def download_csv(frame: pd.DataFrame, label: str, file_name: str, key: str) -> None:
     """A CSV download (UTF-8 with BOM so that Excel opens umlauts correctly)."""
-    data = frame.to_csv(index=False, sep=";" if st.session_state.get(K_LANG, "de") == "de" else ",",
-                        decimal="," if st.session_state.get(K_LANG, "de") == "de" else ".")
-    st.download_button(label, data=("\ufeff" + data).encode("utf-8"), file_name=file_name,
-                       mime="text/csv", key=key)
+    data = csv_bytes(frame, current_lang())
+    st.download_button(label, data=data, file_name=file_name, mime="text/csv", key=key)
 
 
 def url_select(label: str, options, key: str, url_key: str, format_func=str, default=None):
@@ -484,7 +483,7 @@ def url_select(label: str, options, key: str, url_key: str, format_func=str, def
             if raw in [str(o) for o in options]:
                 _set(key, options[[str(o) for o in options].index(raw)])
             else:
-                st.warning(t("chrome.url_notice", current_lang(), items=f"{url_key}: {raw!r}"))
+                st.warning(t("chrome.url_notice", current_lang(), items=md_escape(f"{url_key}: {raw!r}")))
     if _get(key) not in options:
         _set(key, default if default in options else options[0])
     value = st.selectbox(label, options, format_func=format_func, **_seed(key))
@@ -511,7 +510,7 @@ def url_multiselect(label: str, options, key: str, url_key: str, format_func=str
             bad = [v for v in items if v not in labels]
             if bad:
                 items_text = f"{url_key}: {', '.join(map(repr, bad))}"
-                st.warning(t("chrome.url_notice", current_lang(), items=items_text))
+                st.warning(t("chrome.url_notice", current_lang(), items=md_escape(items_text)))
             _set(key, [labels[v] for v in dict.fromkeys(items) if v in labels])
     if _get(key) is None:
         _set(key, [o for o in default if o in options])

@@ -37,8 +37,9 @@ import plotly
 import plotly.graph_objects as go
 from PIL import Image, PngImagePlugin
 
+from data.csvsafe import neutralise_formulas
 from geo.assets import VENDOR_DIR, inline_assets, install
-from geo.maps import map_html
+from geo.maps import map_html, to_js
 from viz.i18n import check_lang
 
 CHROMIUM = os.environ.get("LAGEBILD_CHROMIUM", "/usr/bin/chromium")
@@ -50,7 +51,7 @@ CHROMIUM_ARGS = [
 #: Where kaleido's browser sends HTTP(S): nowhere (nothing it renders needs the network).
 DEAD_PROXY = "http://127.0.0.1:9"
 PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
-_LOCAL_SCHEMES = ("file:", "data:", "about:", "blob:")
+_LOCAL_SCHEMES = ("data:", "about:", "blob:")  # no file: an export never reads local files
 #: What makes a browser load from another host: src=, <link href=>, CSS url() and @import.
 _URL = re.compile(r"""\bsrc\s*=\s*["'](?:https?:)?//[^"']+"""
                   r"""|<link\b[^>]*\bhref\s*=\s*["'](?:https?:)?//[^"']+"""
@@ -63,7 +64,7 @@ _URL = re.compile(r"""\bsrc\s*=\s*["'](?:https?:)?//[^"']+"""
 def csv_bytes(frame: pd.DataFrame, lang: str = "de") -> bytes:
     """CSV as Excel reads it: UTF-8 with BOM; German ``;`` and decimal comma, English ``,``/``.``."""
     check_lang(lang)
-    text = frame.to_csv(index=False, sep=";" if lang == "de" else ",",
+    text = neutralise_formulas(frame).to_csv(index=False, sep=";" if lang == "de" else ",",
                         decimal="," if lang == "de" else ".", lineterminator="\n")
     return ("\ufeff" + text).encode("utf-8")
 
@@ -126,7 +127,7 @@ def standalone_map_html(m, title: str, alt: str, lang: str = "de") -> str:
         text = "<!DOCTYPE html>\n" + text
     text = re.sub(r"<html(\s|>)", f'<html lang="{lang}"\\1', text, count=1)
     label = (f'<script>document.querySelectorAll(".folium-map").forEach(function (e) {{'
-             f'e.setAttribute("role", "img"); e.setAttribute("aria-label", {json.dumps(alt)}); }});</script>')
+             f'e.setAttribute("role", "img"); e.setAttribute("aria-label", {to_js(alt)}); }});</script>')
     return text.replace("</body>", f"{label}\n</body>", 1)
 
 

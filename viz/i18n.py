@@ -9,6 +9,7 @@ show a raw key to the mayor's office.
 from __future__ import annotations
 
 import math
+import re
 from datetime import date, datetime
 
 LANGS = ("de", "en")
@@ -40,6 +41,15 @@ def t(key: str, lang: str = DEFAULT_LANG, **fmt: object) -> str:
 
 def has(key: str) -> bool:
     return key in _CATALOGUE
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def md_escape(text: object) -> str:
+    """Text from data or a URL made literal for Streamlit's Markdown (captions, headers,
+    notices): no links, images, emphasis, HTML or ``:color[...]`` directives."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
 
 
 def fmt_number(value: float | int | None, lang: str = DEFAULT_LANG, decimals: int = 0) -> str:

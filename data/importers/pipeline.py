@@ -40,6 +40,7 @@ import shapely.geometry
 
 from data import contracts
 from data.contracts import FIELDS, SPECS
+from data.csvsafe import neutralise_formulas
 from data.importers import crs as crs_mod
 from data.importers import mapping as mp
 from data.importers.errors import ImportError_, UsageError_, max_upload_bytes
@@ -154,7 +155,8 @@ class ImportReport:
         """The rejected records with their reasons as CSV (UTF-8 with BOM for Excel;
         semicolons in German, commas in English)."""
         sep = ";" if self.lang == "de" else ","
-        return self.rejected.to_csv(index=False, sep=sep, lineterminator="\n").encode("utf-8-sig")
+        return neutralise_formulas(self.rejected).to_csv(index=False, sep=sep,
+                                                         lineterminator="\n").encode("utf-8-sig")
 
 
 def _json_value(value: object) -> object:
