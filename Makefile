@@ -35,7 +35,7 @@ chromium:
 	  echo "installing Debian's chromium with apt-get"; \
 	  $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y chromium; }
 
-run: assets
+run: assets chromium
 	$(BIN)/streamlit run dashboard.py --server.port $(PORT)
 
 lint: dev

@@ -21,7 +21,8 @@ from ui.cache import load_bundle
 folder = os.environ["LAGEBILD_DATA"]
 bundle = load_bundle(folder, signature(Path(folder)))  # the app's cached copy
 districts = st.multiselect("district", list(bundle["districts"]["district_id"]), key="d")
-quarter = parse_quarter(st.selectbox("quarter", ["2026-Q3", "2026-Q2", "2026-Q1", "2025-Q4"], key="q"))
+quarter = parse_quarter(st.selectbox("quarter", ["2026-Q3", "2026-Q2", "2026-Q1", "2025-Q4", "2025-Q3",
+                                                 "2025-Q2"], key="q"))
 f = Filters(quarter, quarter, districts=tuple(districts))
 c = bundle["complaints"]
 sel = c.loc[complaint_mask(c, f), ["lat", "lon"]].to_numpy()

@@ -5,8 +5,8 @@
 Measures, on a generated data set (cached under bench/out/):
   (a) rerun_s        a filter change on the Lagebild page, warm cache, server-side rerun time
                      (median of --repeat runs, AppTest in this process): the period,
-                     city-wide, each period visited before (data, model and the period's
-                     layers cached); rerun_first_visit_s: the first visit of each period;
+                     city-wide, each period visited for the first time (data and model
+                     warm); rerun_revisit_s: periods seen before (their layers cached);
                      rerun_district_s: the district selection;
   (b) naive_rerun_s  the same filter changes on a page that draws a folium HeatMap of every
                      filtered complaint through st_folium (bench/naive_page.py);
@@ -49,7 +49,7 @@ def ensure_data(complaints: int, pings: int, seed: int) -> Path:
 
 # The same filter changes on both pages. Headline: the period, city-wide (the mayor's and
 # the coordinators' most common change); second: the district selection in 2026-Q3.
-PERIODS = ["2026-Q2", "2026-Q1", "2025-Q4", "2026-Q3"]
+PERIODS = ["2026-Q2", "2026-Q1", "2025-Q4", "2025-Q3", "2025-Q2"]  # none is the start state
 DISTRICTS = [["mitte"], ["heessen"], [], ["uentrop", "mitte"]]
 
 
@@ -88,8 +88,8 @@ def bench_app(repeat: int) -> tuple[list[float], list[float], list[float], int]:
     def set_district(app, value):
         app.sidebar.multiselect(key="flt_d").set_value(value)
 
-    first = time_reruns(at, set_period, PERIODS, repeat)  # each filter state seen once before
-    periods = time_reruns(at, set_period, PERIODS, repeat)  # warm: every state seen before
+    first = time_reruns(at, set_period, PERIODS, repeat)  # first visits (with --repeat <= 5)
+    periods = time_reruns(at, set_period, PERIODS, repeat)  # revisits: every state seen before
     set_period(at, "2026-Q3")
     at.run()
     districts = time_reruns(at, set_district, DISTRICTS, repeat)
@@ -175,11 +175,13 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "complaints": counts["complaints"],
         "pings": counts["patrol_points"],
-        "rerun_s": round(med(app_times), 3),
+        # Headline: each period visited for the first time (data and model warm, nothing
+        # of that filter state cached); revisits reuse the state's layers.
+        "rerun_s": round(med(app_first_times), 3),
         "naive_rerun_s": round(med(naive_times), 3),
-        "speedup": round(med(naive_times) / med(app_times), 1),
-        "rerun_first_visit_s": round(med(app_first_times), 3),
-        "speedup_first_visit": round(med(naive_times) / med(app_first_times), 1),
+        "speedup": round(med(naive_times) / med(app_first_times), 1),
+        "rerun_revisit_s": round(med(app_times), 3),
+        "speedup_revisit": round(med(naive_times) / med(app_times), 1),
         "rerun_district_s": round(med(app_district_times), 3),
         "naive_rerun_district_s": round(med(naive_district_times), 3),
         "speedup_district": round(med(naive_district_times) / med(app_district_times), 1),
@@ -191,11 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     rows = [
         ("data", f"{result['complaints']:,} complaints, {result['pings']:,} pings"),
-        ("(a) period change, Lagebild, warm (median)", f"{result['rerun_s']:.3f} s"),
-        ("    ... first visit of each period", f"{result['rerun_first_visit_s']:.3f} s"),
+        ("(a) period change, Lagebild (median)", f"{result['rerun_s']:.3f} s"),
+        ("    ... revisiting a period", f"{result['rerun_revisit_s']:.3f} s"),
         ("(b) period change, naive HeatMap (median)", f"{result['naive_rerun_s']:.3f} s"),
-        ("    speed-up (warm / first visit)",
-         f"{result['speedup']:.1f}x / {result['speedup_first_visit']:.1f}x"),
+        ("    speed-up (first visit / revisit)",
+         f"{result['speedup']:.1f}x / {result['speedup_revisit']:.1f}x"),
         ("(a') district change, Lagebild (median)", f"{result['rerun_district_s']:.3f} s"),
         ("(b') district change, naive HeatMap (median)",
          f"{result['naive_rerun_district_s']:.3f} s"),

@@ -297,12 +297,18 @@ def _blank(series: pd.Series) -> np.ndarray:
 _OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
 
 
+def _first(n: int) -> np.ndarray:
+    """For ``tz_localize``: a naive time in the repeated autumn hour is its first (summer
+    time) occurrence, as the importers read it; one in the skipped spring hour becomes 03:00."""
+    return np.ones(n, dtype=bool)
+
+
 def parse_datetimes(series: pd.Series) -> pd.Series:
     """Parse to tz-aware Europe/Berlin; naive values are local time; bad values become NaT."""
     if isinstance(series.dtype, pd.DatetimeTZDtype):
         return series.dt.tz_convert(TZ)
     if pd.api.types.is_datetime64_dtype(series):
-        return series.dt.tz_localize(TZ, ambiguous="NaT", nonexistent="shift_forward")
+        return series.dt.tz_localize(TZ, ambiguous=_first(len(series)), nonexistent="shift_forward")
     text = series.astype("string").str.strip()
     out = pd.Series(pd.NaT, index=series.index, dtype=f"datetime64[ns, {TZ}]")
     has_offset = text.str.contains(_OFFSET, na=False).to_numpy()
@@ -313,7 +319,7 @@ def parse_datetimes(series: pd.Series) -> pd.Series:
     if naive.any():
         parsed = pd.to_datetime(text[naive], format="ISO8601", errors="coerce")
         out.loc[naive] = parsed.dt.tz_localize(
-            TZ, ambiguous="NaT", nonexistent="shift_forward"
+            TZ, ambiguous=_first(len(parsed)), nonexistent="shift_forward"
         ).astype(out.dtype)
     return out
 

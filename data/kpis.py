@@ -2,11 +2,12 @@
 
 Trend signal between a current count c and a previous count p of equal-length periods:
 ``z = 2 (sqrt(c) - sqrt(p))`` (the variance-stabilised difference of two Poisson counts).
-|z| >= 2 is a signal, |z| >= 3 a strong one. For KPIs that are not plain counts the signal is
-taken on the count behind them: complaints per 1,000 inhabitants on the complaint count
-(the population is the same in both periods), the joint-patrol share on joint patrol hours,
-patrol hours on whole hours. Percent change is only given when the previous count is at
-least :data:`MIN_COUNT_FOR_PERCENT`: for small counts it says nothing.
+|z| >= 2 is a signal, |z| >= 3 a strong one. The signal is only given for
+counts: complaints, complaints per 1,000 inhabitants (on the complaint count: the population
+is the same in both periods), open complaints and staff incidents. Patrol hours and the
+joint-patrol share are not counts; they are compared by percent change without a signal.
+Percent change is only given when the previous value (for the share: the previous joint
+hours) is at least :data:`MIN_COUNT_FOR_PERCENT`: for small counts it says nothing.
 """
 
 from __future__ import annotations
@@ -126,9 +127,9 @@ def overview_kpis(
         _kpi("complaints", n_cur, n_prev, n_cur, n_prev),
         _kpi("per_1000", per_1000(n_cur) or 0.0, per_1000(n_prev), n_cur, n_prev)
         if pop else Kpi("per_1000", float("nan")),
-        _kpi("patrol_hours", h_cur, h_prev, round(h_cur), None if h_prev is None else round(h_prev)),
-        _kpi("joint_share", share_cur, share_prev, round(j_cur),
-             None if j_prev is None else round(j_prev)),
+        # Hours and shares are not Poisson counts: compared, but without a z signal.
+        Kpi("patrol_hours", h_cur, h_prev, None, h_prev),
+        Kpi("joint_share", share_cur, share_prev, None, j_prev),
         _kpi("open_complaints", open_cur, open_prev, open_cur, open_prev),
         _kpi("staff_incidents", inc_cur, inc_prev, inc_cur, inc_prev),
     ]

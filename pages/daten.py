@@ -19,9 +19,11 @@ from data.importers.readers import RawTable
 from data.quality import loaded_overview, quality_checks
 from data.store import Store
 from ui import cache, chrome
-from viz.i18n import fmt_datetime, fmt_number, fmt_percent, register, t
+from viz.i18n import fmt_datetime, fmt_number, fmt_percent, md_escape, register, t
 
 register({
+    "daten.store_failed": ("Der Speicher konnte nicht geschrieben werden; er ist unverändert: {error}",
+                           "The store could not be written; it is unchanged: {error}"),
     "daten.loaded": ("Geladene Daten", "Loaded data"),
     "daten.source.demo": ("Die App zeigt die **Demo-Daten** (synthetisch): {path}",
                           "The app shows the **demo data** (synthetic): {path}"),
@@ -305,7 +307,12 @@ if raw is not None:
         if report.ok:
             show_after = st.checkbox(t("daten.show_after", lang), value=True, key="dt_show_after")
             if _button(t("daten.import_button", lang), key="dt_import", type="primary"):
-                version = store.commit(report)
+                try:
+                    version = store.commit(report)
+                except (ImportError_, OSError) as exc:  # the store is unchanged (all or nothing)
+                    st.error(exc.message(lang) if isinstance(exc, ImportError_)
+                             else t("daten.store_failed", lang, error=md_escape(exc)))
+                    st.stop()
                 text = t("daten.imported", lang, kind=_ds(kind, lang), version=version.generation,
                          records=fmt_number(report.records_accepted, lang), file=report.source_name)
                 if show_after:
@@ -347,9 +354,14 @@ else:
     with r3:
         restore_clicked = _button(t("daten.restore_button", lang), key="dt_restore")
     if restore_clicked:
-        restored = store.restore(int(gen), target or None)
-        _flash("success", t("daten.restored", lang, version=gen, new=restored.generation))
-        st.rerun()
+        try:
+            restored = store.restore(int(gen), target or None)
+        except (ImportError_, OSError) as exc:  # the store is unchanged
+            st.error(exc.message(lang) if isinstance(exc, ImportError_)
+                     else t("daten.store_failed", lang, error=md_escape(exc)))
+        else:
+            _flash("success", t("daten.restored", lang, version=gen, new=restored.generation))
+            st.rerun()
 
 # --- source switch ------------------------------------------------------------------------------------
 st.subheader(t("daten.switch", lang))

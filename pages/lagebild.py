@@ -57,18 +57,22 @@ with st.expander(t("export.title", lang), icon=":material/ios_share:"):
             lambda: exports.cells_geojson(pagedata.cell_export(ctx.bundle, model, f),
                                           ["district_id", "complaints", "gi_class", "gi_z"], "cells"),
             f"zellen_{period}_r{resolution}.geojson", "application/geo+json", key="lb_geojson")
+    def export_map(tiles: str):
+        """The map as exported: aggregates only (never the single-complaint layer)."""
+        plain = pagedata.lagebild_map(ctx.bundle, model, f, lang, tiles, metric=metric)
+        pagedata.show_lagebild_layers(plain, [k for k in layers if k != "points"], lang)
+        return plain
+
     with c2:
-        ui_exports.download(t("export.html", lang),
-                            lambda: exports.standalone_map_html(m, title, alt, lang).encode("utf-8"),
-                            f"lagebild_{period}.html", "text/html", key="lb_html")
+        ui_exports.download(
+            t("export.html", lang),
+            lambda: exports.standalone_map_html(export_map(widgets.tiles()), title, alt,
+                                                lang).encode("utf-8"),
+            f"lagebild_{period}.html", "text/html", key="lb_html")
 
         def make_map_png(progress) -> bytes:
             progress(t("export.step.html", lang))
-            plain = pagedata.lagebild_map(ctx.bundle, model, f, lang, "none", metric=metric)
-            if with_points:
-                maps.add_complaint_points(plain, points, lang, total=n_points)
-            pagedata.show_lagebild_layers(plain, layers, lang)
-            page = exports.standalone_map_html(plain, title, alt, lang)
+            page = exports.standalone_map_html(export_map("none"), title, alt, lang)
             progress(t("export.step.render", lang))
             return exports.map_png(page, title, alt)
 

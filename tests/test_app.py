@@ -99,20 +99,23 @@ def test_invalid_url_values_are_ignored_with_a_notice(demo) -> None:
     at = app(q="2031-Q9", d="atlantis", lang="xx")
     at.run()
     assert not at.exception
-    notice = " ".join(w.value for w in at.warning)
+    notice = " ".join(w.value for w in at.warning).replace("\\", "")  # as rendered (unescaped)
     assert "ignoriert" in notice and "atlantis" in notice and "2031-Q9" in notice
     assert metrics(at)["Beschwerden"] == expected_count(demo)
 
 
-def test_language_switch_translates_labels() -> None:
+def test_language_switch_translates_labels(demo) -> None:
     at = app()
     at.run()
+    assert metrics(at)["Beschwerden"] == expected_count(demo)  # German: 6.920
     at.sidebar.radio(key="lang").set_value("en").run()
     labels = list(metrics(at))
     assert labels[0] == "Complaints"
     assert at.query_params["lang"] == "en"
-    # English number format: thousands with a comma
-    assert "," in metrics(at)["Complaints"] or len(metrics(at)["Complaints"]) < 4
+    f = Filters(parse_quarter("2026-Q3"), parse_quarter("2026-Q3"))
+    n = int(complaint_mask(demo["complaints"], f).sum())
+    assert n >= 1000 and metrics(at)["Complaints"] == fmt_number(n, "en")  # English: 6,920
+    assert "," in metrics(at)["Complaints"]
 
 
 def test_previous_period_signal_shown(demo) -> None:
@@ -273,3 +276,20 @@ def test_url_values_in_notices_are_literal_text(key: str, value: str) -> None:
     assert "ignoriert" in notices
     assert "](http" not in notices  # escaped: shown as text, never a link or an image
     assert "\\]\\(http" in notices
+
+
+def test_no_trend_signal_when_only_patrols_cover_the_previous_period(tmp_path, monkeypatch) -> None:
+    """Patrol data that starts before the complaints must not make every KPI 'strongly up'."""
+    from data import generator
+    from data.folder import write_folder
+
+    frames, meta = generator.generate(seed=5, complaints=3000, pings=20_000)
+    c = frames["complaints"]
+    frames["complaints"] = c[c["received_at"] >= pd.Timestamp("2026-07-01", tz="Europe/Berlin")]
+    folder = write_folder(tmp_path / "city", frames, meta)
+    monkeypatch.setenv("LAGEBILD_DATA", str(folder))
+    at = app(q="2026-Q3")
+    at.run()
+    assert not at.exception
+    assert metrics(at)["Beschwerden"] != "0"
+    assert at.metric[0].delta in (None, "")  # no previous complaint data: no comparison

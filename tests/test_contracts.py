@@ -130,6 +130,8 @@ def test_duplicate_ids_are_reported(name: str) -> None:
     ("2024-07-01T08:00:00Z", "2024-07-01 10:00:00+02:00"),
     ("2024-07-01 10:00", "2024-07-01 10:00:00+02:00"),  # naive = local time
     ("2024-12-24", "2024-12-24 00:00:00+01:00"),  # winter time
+    ("2025-10-26T02:30", "2025-10-26 02:30:00+02:00"),  # repeated hour: first occurrence
+    ("2025-03-30T02:30", "2025-03-30 03:00:00+02:00"),  # skipped hour: to the next valid time
 ])
 def test_datetimes_become_europe_berlin(text: str, expected: str) -> None:
     out = contracts.parse_datetimes(pd.Series([text]))

@@ -151,3 +151,22 @@ def test_summary_table_gives_the_same_kpis_as_raw_records(demo, filters) -> None
         b = what_changed(demo.complaint_table, filters, by)
         assert a["key"].astype(str).tolist() == b["key"].astype(str).tolist()
         assert a["current"].tolist() == b["current"].tolist()
+
+
+@pytest.mark.parametrize(("key", "current", "previous", "delta", "arrow"), [
+    ("patrol_hours", 1100.0, 1000.0, "+10 %", "up"),
+    ("patrol_hours", 900.0, 1000.0, "−10 %", "down"),
+    ("joint_share", 0.30, 0.25, "+20 %", "up"),
+])
+def test_hours_and_shares_change_without_a_signal(key, current, previous, delta, arrow) -> None:
+    text = kpi_text(Kpi(key, current, previous, None, 500.0), "de")
+    assert (text.delta, text.arrow, text.delta_color) == (delta, arrow, "gray")
+    assert "ohne Signaltest" in text.help
+
+
+def test_overview_gives_no_z_for_hours_and_share() -> None:
+    kpis = {k.key: k for k in overview_kpis(
+        _complaints(), INCIDENTS, DISTRICTS, Filters(Q("2026-Q3"), Q("2026-Q3")),
+        hours_now={"kod": 90, "joint": 30}, hours_prev={"kod": 80, "joint": 20}, has_previous=True)}
+    assert kpis["patrol_hours"].z is None and kpis["joint_share"].z is None
+    assert kpis["complaints"].z is not None

@@ -16,7 +16,8 @@ def load_bundle(folder: str, sig: str) -> DataBundle:
     """The validated data of a folder; ``sig`` changes when its files change."""
     del sig  # part of the cache key only
     bundle = load_folder(folder)
-    gc.freeze()  # long-lived data: keep the collector from rescanning it on every rerun
+    gc.collect()  # once per data set: collect what is garbage, then exempt the long-lived
+    gc.freeze()  # data from the collector's rescans on every rerun
     return bundle
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from data.contracts import FIELDS, PATROL_KINDS
+from data.contracts import FIELDS, PATROL_KINDS, TZ
 from data.filters import Filters, Vocabulary, default_filters, from_query, to_query
 from data.folder import DataBundle, DataFolderError
 from data.periods import latest_complete_quarter, parse_quarter, quarter_label
@@ -277,9 +277,14 @@ def _filter_widgets(bundle: DataBundle, vocab: Vocabulary, lang: str) -> Filters
     )
 
 
+def _today() -> date:
+    """Today in the city's time zone (not the server's): decides the latest complete quarter."""
+    return pd.Timestamp.now(tz=TZ).date()
+
+
 def _reset_filters(vocab: Vocabulary) -> None:
     _write_widget_state(default_filters(vocab, latest_complete_quarter(list(vocab.quarters),
-                                                                       date.today())))
+                                                                       _today())))
 
 
 FILTER_URL_KEYS = ("q", "d", "f", "c", "k", "wd", "h", "lang")
@@ -373,7 +378,7 @@ def page() -> Context:
     if not vocab.quarters:
         st.warning(t("chrome.no_data", lang))
         st.stop()
-    default = default_filters(vocab, latest_complete_quarter(list(vocab.quarters), date.today()))
+    default = default_filters(vocab, latest_complete_quarter(list(vocab.quarters), _today()))
     _restore_from_url(vocab, default)
     _sanitise_widget_state(vocab, default)
     filters = _filter_widgets(bundle, vocab, lang)

@@ -38,7 +38,8 @@ def _model(folder: str, sig: str, resolution: int, _bundle) -> geo_model.Spatial
     """
     del folder, sig
     built = geo_model.build(_bundle, resolution)
-    gc.freeze()  # long-lived: keep the collector from rescanning it on every rerun
+    gc.collect()  # once per data set: collect what is garbage, then exempt the long-lived
+    gc.freeze()  # model from the collector's rescans on every rerun
     return built
 
 
@@ -48,9 +49,7 @@ def _lagebild_data(folder: str, sig: str, resolution: int, f: Filters, lang: str
     """The Lagebild layers of one filter state; revisiting a state (flipping between
     quarters, districts) reuses them. ``sig`` also identifies the role's view of the data."""
     del folder, sig, resolution
-    data = pagedata.lagebild_data(_bundle, _model, f, lang, metric)
-    gc.freeze()  # cached and long-lived, like the data and the model
-    return data
+    return pagedata.lagebild_data(_bundle, _model, f, lang, metric)
 
 
 def lagebild_map(ctx: Context, model: geo_model.SpatialModel, metric: str) -> folium.Map:

@@ -16,6 +16,8 @@ register({
     "kpi.open_complaints": ("Offene Beschwerden", "Open complaints"),
     "kpi.staff_incidents": ("Übergriffe auf Beschäftigte", "Incidents against staff"),
     "kpi.no_previous": ("kein Vorzeitraum in den Daten", "no previous period in the data"),
+    "kpi.no_signal": ("Stunden und Anteile sind keine Zählungen: Änderung ohne Signaltest.",
+                      "Hours and shares are not counts: change shown without a signal test."),
     "kpi.vs_previous": ("ggü. Vorzeitraum: {prev}", "vs previous period: {prev}"),
     "kpi.help": (
         "Signal: z = 2(√aktuell − √vorher); |z| ≥ 2 Signal, |z| ≥ 3 starkes Signal.",
@@ -51,8 +53,16 @@ def _value(kpi_key: str, value: float | None, lang: str) -> str:
 def kpi_text(kpi: Kpi, lang: str) -> KpiText:
     label = t(f"kpi.{kpi.key}", lang)
     value = _value(kpi.key, kpi.current, lang)
-    if kpi.previous is None or kpi.z is None:
+    if kpi.previous is None:
         return KpiText(kpi.key, label, value, None, "gray", "off", t("kpi.no_previous", lang))
+    compared = t("kpi.vs_previous", lang, prev=_value(kpi.key, kpi.previous, lang))
+    if kpi.z is None:  # hours and shares: a change, but no signal test
+        pct = kpi.pct_change
+        change = kpi.current - kpi.previous
+        arrow = "up" if change > 0 else "down" if change < 0 else "off"
+        delta = fmt_percent(pct, lang, 0, signed=True) if pct is not None else None
+        return KpiText(kpi.key, label, value, delta, "gray", arrow if delta else "off",
+                       compared + " · " + t("kpi.no_signal", lang))
     parts = [t(f"signal.{kpi.signal}", lang)]
     pct = kpi.pct_change
     if pct is not None:
@@ -61,6 +71,5 @@ def kpi_text(kpi: Kpi, lang: str) -> KpiText:
     good_news = (kpi.z > 0) == UP_IS_GOOD[kpi.key]
     color = "gray" if kpi.signal == "none" else "blue" if good_news else "orange"
     arrow = "up" if kpi.z > 0 else "down" if kpi.z < 0 else "off"
-    help_text = t("kpi.vs_previous", lang, prev=_value(kpi.key, kpi.previous, lang)) + " · " + t(
-        "kpi.help", lang)
+    help_text = compared + " · " + t("kpi.help", lang)
     return KpiText(kpi.key, label, value, " · ".join(parts), color, arrow, help_text)

@@ -86,8 +86,10 @@ def scope_caption(bundle: DataBundle, f: Filters, lang: str) -> str:
 
 
 def has_previous(bundle: DataBundle, f: Filters) -> bool:
-    quarters = bundle.quarters()
-    return bool(quarters) and f.previous().q_from >= quarters[0]
+    """Whether the complaints cover the previous period (patrols may start earlier: a
+    previous period without complaint data must not read as zero complaints)."""
+    quarters = bundle.complaint_table["quarter"]
+    return len(quarters) > 0 and f.previous().q_from >= int(quarters.min())
 
 
 def overview_kpis(bundle: DataBundle, model: SpatialModel, f: Filters) -> list[Kpi]:

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from data.contracts import TZ
 from data.filters import Filters
 from data.folder import DataBundle
 from data.periods import quarter_label
@@ -134,7 +136,7 @@ def quarter_report(bundle: DataBundle, model: SpatialModel, f: Filters, lang: st
         trend_alt = presentation.alt_text("trend", anon, scope, lang)
     if bundle.synthetic:
         notes.append(t("report.synthetic", lang))
-    notes.append(t("report.generated", lang, when=fmt_datetime(datetime.now(), lang), who=who))
+    notes.append(t("report.generated", lang, when=fmt_datetime(datetime.now(ZoneInfo(TZ)), lang), who=who))
 
     progress(t("report.step.map", lang))
     map_alt = t("report.map_alt", lang, scope=scope, hot=n_hot, gaps=n_gap)
