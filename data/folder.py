@@ -51,8 +51,8 @@ class DataBundle:
 
     Derived columns added on load: ``district_id`` (point in polygon), ``quarter``
     (ordinal, see :mod:`data.periods`), ``weekday`` (0 = Monday) and ``hour`` (local time)
-    on complaints and staff incidents, ``district_id`` on offices, ``quarter`` on patrols,
-    and ``field`` on complaints (from the category).
+    on complaints and staff incidents, ``closed_quarter`` and ``field`` (from the category)
+    on complaints, ``district_id`` on offices and ``quarter`` on patrols.
     """
 
     frames: dict[str, pd.DataFrame]
@@ -90,7 +90,8 @@ class DataBundle:
         instead of scanning every complaint.
         """
         if "complaint_table" not in self._cache:
-            keys = ["quarter", "district_id", "field", "category", "weekday", "hour", "status"]
+            keys = ["quarter", "district_id", "field", "category", "weekday", "hour", "status",
+                    "closed_quarter"]
             c = self.frames["complaints"]
             self._cache["complaint_table"] = (
                 c.groupby(keys, observed=True, dropna=False, sort=False).size().rename("n")
@@ -233,9 +234,24 @@ def prepare(frames: dict[str, pd.DataFrame], meta: dict, path: Path | None = Non
     # Low-cardinality columns of the big table as categoricals: filters and counts on a
     # million complaints then work on small integer codes.
     complaints = frames["complaints"]
+    complaints["closed_quarter"] = closed_quarters(complaints)
     for col in ("district_id", "category", "field", "status", "source"):
         complaints[col] = complaints[col].astype("category")
     return DataBundle(frames=frames, meta=meta, path=path)
+
+
+NEVER_CLOSED = 2**30  # closed_quarter of a complaint that is still open
+
+
+def closed_quarters(complaints: pd.DataFrame) -> np.ndarray:
+    """The quarter in which each complaint was closed, for "open at the end of a period".
+
+    Open and in-progress complaints get :data:`NEVER_CLOSED`; closed ones the quarter of
+    ``closed_at``, or -1 when the file gives no closing time (closed, but not known when).
+    """
+    still_open = complaints["status"].isin(["open", "in_progress"]).to_numpy()
+    closed = quarter_ordinals(complaints["closed_at"]) if len(complaints) else np.zeros(0, np.int32)
+    return np.where(still_open, NEVER_CLOSED, closed).astype(np.int64)
 
 
 # --- writing -------------------------------------------------------------------------------

@@ -21,9 +21,10 @@ import pandas as pd
 from data.filters import Filters, complaint_mask, count, incident_mask
 
 STRONG = 3.0
+# "Open complaints" of a period: received in it and not closed by its end (``closed_quarter``,
+# see data.folder.closed_quarters), so the current and the previous period are judged alike.
 SIGNAL = 2.0
 MIN_COUNT_FOR_PERCENT = 20
-OPEN_STATUSES = ("open", "in_progress")
 
 
 def trend_z(current: float | np.ndarray, previous: float | np.ndarray) -> float | np.ndarray:
@@ -112,9 +113,9 @@ def overview_kpis(
     def per_1000(n: float | None) -> float | None:
         return None if n is None or not pop else n / pop * 1000
 
-    is_open = complaints["status"].isin(OPEN_STATUSES).to_numpy()
-    open_cur = count(complaints, cur_mask & is_open)
-    open_prev = count(complaints, prev_mask & is_open) if prev_mask is not None else None
+    closed_q = complaints["closed_quarter"].to_numpy()
+    open_cur = count(complaints, cur_mask & (closed_q > f.q_to))
+    open_prev = count(complaints, prev_mask & (closed_q > prev_f.q_to)) if prev_mask is not None else None
     inc_cur = float(incident_mask(incidents, f).sum())
     inc_prev = float(incident_mask(incidents, prev_f).sum()) if has_previous else None
     h_cur = float(sum(hours_now.values()))

@@ -108,6 +108,13 @@ def test_logged_in_user_without_a_role_has_no_access(roles_file) -> None:
     assert not at.metric
 
 
+def test_unverified_email_grants_nothing(roles_file) -> None:
+    at = app(user={"is_logged_in": True, "email": "ob@hamm.de", "email_verified": False})
+    at.run()
+    assert at.title[0].value == "Kein Zugriff"
+    assert not at.metric
+
+
 def test_viewer_sees_all_districts(roles_file, demo) -> None:
     at = app(user={"is_logged_in": True, "email": "ob@hamm.de"})
     at.run()

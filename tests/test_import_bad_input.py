@@ -158,3 +158,22 @@ def test_default_limit_is_200_mb(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LAGEBILD_MAX_UPLOAD_MB", "viel")
     with pytest.raises(ValueError, match="LAGEBILD_MAX_UPLOAD_MB"):
         max_upload_bytes()
+
+
+def test_xlsx_that_unpacks_too_large_is_refused_before_reading(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """An XLSX is a zip: its unpacked size is checked before openpyxl reads any row."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("xl/workbook.xml", "<workbook/>")
+        zf.writestr("xl/worksheets/sheet1.xml", " " * 2_000_000)  # compresses to almost nothing
+    path = tmp_path / "bombe.xlsx"
+    path.write_bytes(buf.getvalue())
+    monkeypatch.setenv("LAGEBILD_MAX_UPLOAD_MB", "0.1")  # the file itself is far below this
+    with pytest.raises(ImportError_) as exc:
+        read_file(path)
+    assert exc.value.key == "zip_too_large"

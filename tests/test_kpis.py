@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from data.filters import Filters
+from data.folder import NEVER_CLOSED
 from data.kpis import Kpi, compare_counts, overview_kpis, signal, trend_z, what_changed
 from data.periods import parse_quarter
 from viz.kpi_text import kpi_text
@@ -50,14 +51,17 @@ def test_percent_change_only_for_large_counts(kpi, pct) -> None:
 def _complaints() -> pd.DataFrame:
     rows = []
     # previous quarter: mitte 100, heessen 50; current: mitte 150, heessen 48
-    for quarter, district, n, status in [("2026-Q2", "mitte", 100, "closed"),
-                                         ("2026-Q2", "heessen", 50, "closed"),
-                                         ("2026-Q3", "mitte", 140, "closed"),
-                                         ("2026-Q3", "mitte", 10, "open"),
-                                         ("2026-Q3", "heessen", 48, "closed")]:
+    # Heessen's previous-quarter complaints were closed only in the current quarter: they were
+    # open at the end of the previous one (today they are all closed).
+    for quarter, district, n, status, closed in [("2026-Q2", "mitte", 100, "closed", "2026-Q2"),
+                                                 ("2026-Q2", "heessen", 50, "closed", "2026-Q3"),
+                                                 ("2026-Q3", "mitte", 140, "closed", "2026-Q3"),
+                                                 ("2026-Q3", "mitte", 10, "open", None),
+                                                 ("2026-Q3", "heessen", 48, "closed", "2026-Q3")]:
         rows += [{"quarter": Q(quarter), "district_id": district, "field": "nachbarschaft",
                   "category": "laerm" if district == "mitte" else "muell", "weekday": 1,
-                  "hour": 12, "status": status}] * n
+                  "hour": 12, "status": status,
+                  "closed_quarter": NEVER_CLOSED if closed is None else Q(closed)}] * n
     return pd.DataFrame(rows)
 
 
@@ -69,13 +73,14 @@ INCIDENTS = pd.DataFrame({"quarter": [Q("2026-Q3")] * 3 + [Q("2026-Q2")],
 
 @pytest.mark.parametrize(("filters", "expected"), [
     (Filters(Q("2026-Q3"), Q("2026-Q3")),
-     {"complaints": (198, 150), "per_1000": (198 / 70, 150 / 70), "open_complaints": (10, 0),
+     {"complaints": (198, 150), "per_1000": (198 / 70, 150 / 70), "open_complaints": (10, 50),
       "staff_incidents": (3, 1), "patrol_hours": (120, 100), "joint_share": (0.25, 0.2)}),
     (Filters(Q("2026-Q3"), Q("2026-Q3"), districts=("mitte",)),
      {"complaints": (150, 100), "per_1000": (3.0, 2.0), "open_complaints": (10, 0),
       "staff_incidents": (2, 1)}),
     (Filters(Q("2026-Q3"), Q("2026-Q3"), districts=("heessen",)),
-     {"complaints": (48, 50), "per_1000": (2.4, 2.5), "staff_incidents": (1, 0)}),
+     {"complaints": (48, 50), "per_1000": (2.4, 2.5), "staff_incidents": (1, 0),
+      "open_complaints": (0, 50)}),
 ])
 def test_overview_kpis(filters, expected) -> None:
     kpis = {k.key: k for k in overview_kpis(

@@ -112,7 +112,9 @@ def current_principal() -> Principal | None:
     groups = who.get(config.groups_claim) or []
     if isinstance(groups, str):
         groups = [groups]
-    return principal_for(config, who.get("email"), [str(g) for g in groups], who.get("name"))
+    # An e-mail address the identity provider marks as unverified grants nothing.
+    email = None if who.get("email_verified") is False else who.get("email")
+    return principal_for(config, email, [str(g) for g in groups], who.get("name"))
 
 
 def require_login(lang: str) -> Principal:

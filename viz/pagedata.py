@@ -146,7 +146,7 @@ def district_table(bundle: DataBundle, model: SpatialModel, f: Filters) -> pd.Da
     cur_mask = complaint_mask(c, all_f)
     cur = count(c, cur_mask, "district_id")
     prev = count(c, complaint_mask(c, all_f.previous()), "district_id")
-    open_ = count(c, cur_mask & c["status"].isin(["open", "in_progress"]).to_numpy(), "district_id")
+    open_ = count(c, cur_mask & (c["closed_quarter"].to_numpy() > all_f.q_to), "district_id")
     inc = bundle["staff_incidents"]
     incidents = inc.loc[incident_mask(inc, all_f), "district_id"].value_counts()
     hours = district_hours(model, all_f).set_index("district_id")

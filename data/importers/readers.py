@@ -358,12 +358,12 @@ def _read_zip(data: bytes, name: str, crs: pyproj.CRS | None, limit: int) -> Raw
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise ImportError_("zip_bad", file=name, detail=str(exc)) from None
     names = [i.filename for i in infos]
-    if "xl/workbook.xml" in names or "[Content_Types].xml" in names:
-        return _read_xlsx(data, name)
-    total = sum(i.file_size for i in infos)
+    total = sum(i.file_size for i in infos)  # before any member is read: XLSX is a zip too
     if total > limit * ZIP_EXPANSION_FACTOR:
         raise ImportError_("zip_too_large", file=name, size_mb=_mb(total),
                            limit_mb=_mb(limit * ZIP_EXPANSION_FACTOR))
+    if "xl/workbook.xml" in names or "[Content_Types].xml" in names:
+        return _read_xlsx(data, name)
     members = [n for n in names if not n.startswith("__MACOSX/") and not n.endswith("/")]
     shps = [n for n in members if n.lower().endswith(".shp")]
     if not shps:

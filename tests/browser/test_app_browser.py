@@ -51,7 +51,7 @@ def test_pages_render_without_external_requests(server, page, path: str, maps: i
     if charts:
         page.wait_for_function(
             f"() => document.querySelectorAll('.js-plotly-plot').length >= {charts}", timeout=60_000)
-    page.wait_for_timeout(500)
+    page.wait_for_load_state("networkidle")  # every request the page makes has been made
     assert page.recorder.external == []
     screenshot(page, path or "uebersicht")
 
@@ -123,7 +123,7 @@ def test_script_payloads_raise_no_dialog(hostile_server, page) -> None:
     for i in range(markers.count()):
         markers.nth(i).click(force=True)
         frame.wait_for_selector(".leaflet-popup-content")
-    page.wait_for_timeout(500)
+    page.wait_for_load_state("networkidle")
     popup = frame.locator(".leaflet-popup-content").last.inner_text()
     assert popup  # a popup opened and shows text
     assert page.recorder.dialogs == []
