@@ -473,22 +473,34 @@ def download_csv(frame: pd.DataFrame, label: str, file_name: str, key: str) -> N
     st.download_button(label, data=data, file_name=file_name, mime="text/csv", key=key)
 
 
+def _url_value_once(key: str, url_key: str) -> str | None:
+    """The URL's value for a page option, read once per session (later the widget rules)."""
+    restored = f"_url_{key}"
+    if st.session_state.get(restored):
+        return None
+    st.session_state[restored] = True
+    raw = st.query_params.get(url_key)
+    return None if raw is None else str(raw)
+
+
+def _url_notice(url_key: str, bad: list[str]) -> None:
+    st.warning(t("chrome.url_notice", current_lang(),
+                 items=md_escape(f"{url_key}: {', '.join(map(repr, bad))}")))
+
+
 def url_select(label: str, options, key: str, url_key: str, format_func=str, default=None):
     """A selectbox whose value is kept in the URL under ``url_key`` (restored once per session).
 
     An invalid URL value is ignored with a notice.
     """
     options = list(options)
-    ss = st.session_state
-    restored = f"_url_{key}"
-    if not ss.get(restored):
-        ss[restored] = True
-        raw = st.query_params.get(url_key)
-        if raw is not None:
-            if raw in [str(o) for o in options]:
-                _set(key, options[[str(o) for o in options].index(raw)])
-            else:
-                st.warning(t("chrome.url_notice", current_lang(), items=md_escape(f"{url_key}: {raw!r}")))
+    labels = {str(o): o for o in options}
+    raw = _url_value_once(key, url_key)
+    if raw is not None:
+        if raw in labels:
+            _set(key, labels[raw])
+        else:
+            _url_notice(url_key, [raw])
     if _get(key) not in options:
         _set(key, default if default in options else options[0])
     value = st.selectbox(label, options, format_func=format_func, **_seed(key))
@@ -505,18 +517,13 @@ def url_multiselect(label: str, options, key: str, url_key: str, format_func=str
     """
     options = list(options)
     labels = {str(o): o for o in options}
-    ss = st.session_state
-    restored = f"_url_{key}"
-    if not ss.get(restored):
-        ss[restored] = True
-        raw = st.query_params.get(url_key)
-        if raw is not None:
-            items = [v for v in str(raw).split(",") if v]
-            bad = [v for v in items if v not in labels]
-            if bad:
-                items_text = f"{url_key}: {', '.join(map(repr, bad))}"
-                st.warning(t("chrome.url_notice", current_lang(), items=md_escape(items_text)))
-            _set(key, [labels[v] for v in dict.fromkeys(items) if v in labels])
+    raw = _url_value_once(key, url_key)
+    if raw is not None:
+        items = [v for v in str(raw).split(",") if v]
+        bad = [v for v in items if v not in labels]
+        if bad:
+            _url_notice(url_key, bad)
+        _set(key, [labels[v] for v in dict.fromkeys(items) if v in labels])
     if _get(key) is None:
         _set(key, [o for o in default if o in options])
     _set(key, [o for o in _get(key) if o in options])
