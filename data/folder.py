@@ -67,6 +67,13 @@ class DataBundle:
     def synthetic(self) -> bool:
         return bool(self.meta.get("synthetic", False))
 
+    def category_labels(self, lang: str) -> dict[str, str]:
+        """category -> its label in ``lang`` ("de"/"en"; English falls back to German)."""
+        cats = self.frames["categories"]
+        col = "label_en" if lang == "en" else "label_de"
+        labels = cats[col].where(cats[col].notna(), cats["label_de"])
+        return dict(zip(cats["category"], labels, strict=True))
+
     def quarters(self) -> list[int]:
         """Quarter ordinals that hold complaints or patrols, ascending (computed once)."""
         if "quarters" not in self._cache:

@@ -245,9 +245,7 @@ def _filter_widgets(bundle: DataBundle, vocab: Vocabulary, lang: str) -> Filters
                            format_func=lambda d: names.get(d, d), placeholder=all_)
     st.sidebar.multiselect(t("chrome.fields", lang), list(FIELDS), **_seed(K_F),
                            format_func=lambda f: t(f"field.{f}", lang), placeholder=all_)
-    cats = bundle["categories"]
-    label_col = "label_en" if lang == "en" else "label_de"
-    cat_labels = dict(zip(cats["category"], cats[label_col].fillna(cats["label_de"]), strict=True))
+    cat_labels = bundle.category_labels(lang)
     chosen_fields = _get(K_F) or list(FIELDS)
     cat_options = [c for c in vocab.categories if vocab.category_field.get(c) in chosen_fields]
     _set(K_C, [c for c in _get(K_C, []) if c in cat_options])
@@ -458,13 +456,6 @@ def names_of(bundle: DataBundle) -> dict[str, str]:
     """district_id -> name."""
     d = bundle["districts"]
     return dict(zip(d["district_id"], d["name"], strict=True))
-
-
-def category_labels(bundle: DataBundle, lang: str) -> dict[str, str]:
-    cats = bundle["categories"]
-    col = "label_en" if lang == "en" else "label_de"
-    labels = cats[col].where(cats[col].notna(), cats["label_de"]) if col in cats else cats["label_de"]
-    return dict(zip(cats["category"], labels, strict=True))
 
 
 def download_csv(frame: pd.DataFrame, label: str, file_name: str, key: str) -> None:

@@ -111,9 +111,7 @@ def what_changed_tables(bundle: DataBundle, f: Filters, lang: str) -> pd.DataFra
         return pd.DataFrame()
     c = bundle.complaint_table
     names = dict(zip(bundle["districts"]["district_id"], bundle["districts"]["name"], strict=True))
-    cats = bundle["categories"]
-    label_col = "label_en" if lang == "en" else "label_de"
-    labels = dict(zip(cats["category"], cats[label_col].fillna(cats["label_de"]), strict=True))
+    labels = bundle.category_labels(lang)
     parts = []
     for by, kind_key, mapping in (("district_id", "col.district", names),
                                   ("category", "col.category", labels)):
@@ -371,9 +369,7 @@ def district_profile(bundle: DataBundle, model: SpatialModel, f: Filters, distri
             if k.key in ("complaints", "per_1000", "patrol_hours")]
     trend = quarter_series(bundle, g)
     c = bundle.complaint_table
-    labels = dict(zip(bundle["categories"]["category"],
-                      bundle["categories"]["label_en" if lang == "en" else "label_de"].fillna(
-                          bundle["categories"]["label_de"]), strict=True))
+    labels = bundle.category_labels(lang)
     cats = count(c, complaint_mask(c, g), ["field", "category"]).rename("count").reset_index()
     cats["category_label"] = cats["category"].map(lambda k: labels.get(k, k))
     quarters = bundle.quarters()
@@ -440,9 +436,7 @@ def gap_table(bundle: DataBundle, model: SpatialModel, f: Filters, lang: str) ->
     """The presence gap list with translated headers and category labels (also the CSV)."""
     table = gap(model, f)
     names = dict(zip(bundle["districts"]["district_id"], bundle["districts"]["name"], strict=True))
-    cats = bundle["categories"]
-    label_col = "label_en" if lang == "en" else "label_de"
-    labels = dict(zip(cats["category"], cats[label_col].fillna(cats["label_de"]), strict=True))
+    labels = bundle.category_labels(lang)
     return pd.DataFrame({
         t("col.rank", lang): table["rank"],
         t("col.district", lang): table["district_id"].map(lambda d: names.get(d, d)),
@@ -519,9 +513,7 @@ def emerging_map(bundle: DataBundle, model: SpatialModel, f: Filters, lang: str,
 def category_counts(bundle: DataBundle, f: Filters, lang: str) -> pd.DataFrame:
     """field, category_label, count of the filtered complaints."""
     c = bundle.complaint_table
-    cats = bundle["categories"]
-    label_col = "label_en" if lang == "en" else "label_de"
-    labels = dict(zip(cats["category"], cats[label_col].fillna(cats["label_de"]), strict=True))
+    labels = bundle.category_labels(lang)
     out = count(c, complaint_mask(c, f), ["field", "category"]).rename("count").reset_index()
     out["category_label"] = out["category"].map(lambda k: labels.get(k, k))
     return out[["field", "category_label", "count"]]
@@ -588,9 +580,7 @@ def complaint_points(bundle: DataBundle, f: Filters, lang: str, principal, limit
     sel = c.loc[complaint_mask(c, f)]
     total = len(sel)
     sel = sel.sort_values("received_at", ascending=False, kind="stable").head(limit)
-    cats = bundle["categories"]
-    label_col = "label_en" if lang == "en" else "label_de"
-    labels = dict(zip(cats["category"], cats[label_col].fillna(cats["label_de"]), strict=True))
+    labels = bundle.category_labels(lang)
     local = sel["received_at"].dt.tz_convert("Europe/Berlin")
     out = pd.DataFrame({
         "complaint_id": sel["complaint_id"].astype(str).to_numpy(),

@@ -96,7 +96,7 @@ def anonymise(bundle: DataBundle, model: SpatialModel, f: Filters, lang: str, k:
     small_gap = below_k(g["complaints"], k)
     hidden += int(small_gap.sum())
     g = g.loc[~small_gap].reset_index(drop=True)
-    labels = _category_labels(bundle, lang)
+    labels = bundle.category_labels(lang)
     gap_frame = pd.DataFrame({
         "rank": np.arange(1, len(g) + 1),
         "district_id": g["district_id"].astype(str),
@@ -146,13 +146,6 @@ def check(anon: Anonymised) -> None:
     assert_k_anonymous(anon.gap, ["complaints"], anon.k, "presence gaps")
     assert_k_anonymous(anon.trend, ["value"], anon.k, "trend")
     assert_k_anonymous(anon.districts, ["complaints", "incidents"], anon.k, "districts")
-
-
-def _category_labels(bundle: DataBundle, lang: str) -> dict[str, str]:
-    cats = bundle["categories"]
-    col = "label_en" if lang == "en" else "label_de"
-    labels = cats[col].where(cats[col].notna(), cats["label_de"]) if col in cats else cats["label_de"]
-    return dict(zip(cats["category"], labels, strict=True))
 
 
 def bounds(bundle: DataBundle, f: Filters) -> tuple[float, float, float, float]:
