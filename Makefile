@@ -40,9 +40,11 @@ run: assets chromium
 
 lint: dev
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 test: dev assets chromium
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 demo: venv

@@ -30,9 +30,9 @@ from data.filters import Filters  # noqa: E402
 from data.folder import load_folder  # noqa: E402
 from data.importers import prepare_import  # noqa: E402
 from data.periods import parse_quarter  # noqa: E402
+from data.spatial import assign_polygons  # noqa: E402
 from geo import model as gm  # noqa: E402
 from geo.hotspots import gi_star  # noqa: E402
-from geo.spatial import assign_polygons  # noqa: E402
 
 
 def _star(lon: float, lat: float, r: float, n: int = 400) -> shapely.Polygon:

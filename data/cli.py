@@ -13,13 +13,16 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from data import generator
+from data import generator, import_cli
 from data.contracts import error_records, format_errors
 from data.folder import load_folder, prepare, read_folder, write_folder
 
-# Subcommands added by other modules (e.g. imports): name -> (configure parser, run).
+# Subcommands that live in other modules: name -> (configure parser, run).
 EXTRA_COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None],
-                                Callable[[argparse.Namespace], int]]] = {}
+                                Callable[[argparse.Namespace], int]]] = {
+    "import": (import_cli.configure_import, import_cli.run_import),
+    "store": (import_cli.configure_store, import_cli.run_store),
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -84,8 +87,6 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("folder")
     check.add_argument("--max-errors", type=_non_negative, default=100)
     check.set_defaults(func=cmd_check)
-    import data.importers.cli  # noqa: F401  (registers "import" and "store")
-
     for name, (configure, run) in EXTRA_COMMANDS.items():
         p = sub.add_parser(name, help=(configure.__doc__ or "").strip() or None)
         configure(p)

@@ -215,7 +215,7 @@ def load_folder(folder: str | Path) -> DataBundle:
 
 def prepare(frames: dict[str, pd.DataFrame], meta: dict, path: Path | None = None) -> DataBundle:
     """Add the derived columns to validated frames."""
-    from geo.spatial import assign_polygons
+    from data.spatial import assign_polygons
 
     frames = dict(frames)
     districts = frames["districts"]

@@ -36,7 +36,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -327,7 +327,7 @@ class Store:
                                    notes=tuple(entry.get("notes", ()))))
         return out
 
-    def remembered_mapping(self, kind: str, columns: list[str]) -> dict[str, str] | None:
+    def remembered_mapping(self, kind: str, columns: Sequence[str]) -> dict[str, str] | None:
         """The mapping of the last successful import of a file with exactly these columns."""
         if not self.head_path.exists():
             return None

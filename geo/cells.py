@@ -33,7 +33,7 @@ import pandas as pd
 import scipy.sparse as sp
 import shapely
 
-from geo.spatial import assign_polygons
+from data.spatial import assign_polygons
 
 try:  # h3-py 4.x: the Cython entry point returns the int id without string conversion
     from h3._cy import latlng_to_cell as _latlng_to_cell_int

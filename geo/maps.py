@@ -40,10 +40,10 @@ from folium.elements import ElementAddToElement
 from folium.template import Template
 from folium.utilities import get_obj_in_upper_tree
 
+from base.i18n import check_lang, fmt_number, register, t
 from data.contracts import FOCUS_KINDS, OFFICE_KINDS, PATROL_KINDS, TZ
 from data.opening import is_open, next_change
 from geo.assets import localize
-from viz.i18n import check_lang, fmt_number, register, t
 
 register({
     "map.layer.districts": ("Bezirke", "Districts"),

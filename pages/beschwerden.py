@@ -2,10 +2,10 @@
 
 import streamlit as st
 
+from base.i18n import md_escape, t
 from geo.model import emerging_quarters, weekday_hour
 from ui import chrome, widgets
 from viz import charts, pagedata
-from viz.i18n import md_escape, t
 
 ctx = chrome.page()
 lang, f, bundle = ctx.lang, ctx.filters, ctx.bundle

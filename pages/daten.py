@@ -12,6 +12,7 @@ import os
 import pandas as pd
 import streamlit as st
 
+from base.i18n import fmt_datetime, fmt_number, fmt_percent, md_escape, register, t
 from data.contracts import DATASETS, SPECS
 from data.importers import ImportError_, read_file, suggest_mapping, target_fields, validate_import
 from data.importers.mapping import ROW_NUMBER, add_derived_columns
@@ -19,7 +20,6 @@ from data.importers.readers import RawTable
 from data.quality import loaded_overview, quality_checks
 from data.store import Store
 from ui import cache, chrome
-from viz.i18n import fmt_datetime, fmt_number, fmt_percent, md_escape, register, t
 
 register({
     "daten.store_failed": ("Der Speicher konnte nicht geschrieben werden; er ist unverändert: {error}",

@@ -2,11 +2,11 @@
 
 import streamlit as st
 
+from base.i18n import md_escape, t
 from geo import maps
 from ui import chrome, widgets
 from ui import exports as ui_exports
 from viz import exports, pagedata, report
-from viz.i18n import md_escape, t
 
 ctx = chrome.page()
 lang, f = ctx.lang, ctx.filters

@@ -10,11 +10,11 @@ import os
 
 import streamlit as st
 
+from base.i18n import md_escape, register, t
 from data.privacy import k_from_env
 from ui import chrome, widgets
 from ui import exports as ui_exports
 from viz import exports, pagedata, presentation, report
-from viz.i18n import md_escape, register, t
 
 register({
     "pres.prev": ("Zurück", "Back"),

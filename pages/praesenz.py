@@ -2,9 +2,9 @@
 
 import streamlit as st
 
+from base.i18n import md_escape, t
 from ui import chrome, widgets
 from viz import charts, pagedata
-from viz.i18n import md_escape, t
 
 ctx = chrome.page()
 lang, f, bundle = ctx.lang, ctx.filters, ctx.bundle

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from base.i18n import fmt_number
 from data.filters import Filters, complaint_mask
 from data.folder import load_folder
 from data.periods import parse_quarter
-from viz.i18n import fmt_number
 
 REPO = Path(__file__).resolve().parent.parent
 DASHBOARD = str(REPO / "dashboard.py")

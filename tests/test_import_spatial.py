@@ -7,7 +7,7 @@ import pytest
 import shapely
 from shapely.geometry import box
 
-from geo.spatial import assign_polygons
+from data.spatial import assign_polygons
 
 
 def _star(cx: float, cy: float, r: float, n: int = 400) -> shapely.Polygon:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-LOGIC_PACKAGES = ["data", "geo", "viz"]
+LOGIC_PACKAGES = ["base", "data", "geo", "viz"]
 
 
 def test_logic_packages_do_not_import_streamlit() -> None:

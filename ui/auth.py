@@ -19,8 +19,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from base.i18n import md_escape, register, t
 from data.roles import EMPTY_CONFIG, Principal, RoleConfig, local_principal, parse_role_config, principal_for
-from viz.i18n import md_escape, register, t
 
 ROOT = Path(__file__).resolve().parent.parent
 ROLES_FILE = ROOT / ".streamlit" / "roles.toml"

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from base.i18n import DEFAULT_LANG, LANGS, md_escape, register, t
 from data.contracts import FIELDS, PATROL_KINDS, TZ
 from data.filters import Filters, Vocabulary, default_filters, from_query, to_query
 from data.folder import DataBundle, DataFolderError
@@ -24,7 +25,6 @@ from data.roles import LOCAL_ADMIN, Principal, check_role
 from data.sources import Source
 from ui import auth, cache
 from viz.exports import csv_bytes
-from viz.i18n import DEFAULT_LANG, LANGS, md_escape, register, t
 
 ROOT = Path(__file__).resolve().parent.parent
 # A local icon: a ":material/...:" page icon makes the browser fetch an SVG from Google.

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from viz.i18n import register, t
+from base.i18n import register, t
 
 register({
     "export.title": ("Exportieren", "Export"),

@@ -9,6 +9,7 @@ import folium
 import streamlit as st
 from streamlit_folium import st_folium
 
+from base.i18n import t
 from data.filters import Filters
 from data.kpis import Kpi
 from geo import model as geo_model
@@ -16,7 +17,6 @@ from geo.maps import TILES
 from ui import chrome
 from ui.chrome import Context
 from viz import pagedata
-from viz.i18n import t
 from viz.kpi_text import kpi_text
 from viz.pagedata import RESOLUTIONS
 

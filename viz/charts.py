@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from viz.i18n import check_lang, register, t
+from base.i18n import check_lang, register, t
 
 register({
     "chart.quarter": ("Quartal", "Quarter"),

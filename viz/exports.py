@@ -37,10 +37,10 @@ import plotly
 import plotly.graph_objects as go
 from PIL import Image, PngImagePlugin
 
+from base.i18n import check_lang
 from data.csvsafe import neutralise_formulas
 from geo.assets import VENDOR_DIR, inline_assets, install
 from geo.maps import map_html, to_js
-from viz.i18n import check_lang
 
 CHROMIUM = os.environ.get("LAGEBILD_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from base.i18n import fmt_number, fmt_percent, register, t
 from data.kpis import Kpi
-from viz.i18n import fmt_number, fmt_percent, register, t
 
 register({
     "kpi.complaints": ("Beschwerden", "Complaints"),

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from base.i18n import fmt_date, fmt_datetime, fmt_number, register, t
 from data.filters import Filters, complaint_mask, count, incident_mask
 from data.folder import DataBundle
 from data.kpis import Kpi, compare_counts, signal, trend_z
@@ -28,7 +29,6 @@ from geo.model import (
     hotspots,
     presence_cells,
 )
-from viz.i18n import fmt_date, fmt_datetime, fmt_number, register, t
 
 register({
     "overview.map": ("Beschwerden je 1.000 Einwohner", "Complaints per 1,000 inhabitants"),

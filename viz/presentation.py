@@ -16,13 +16,13 @@ import pandas as pd
 import plotly.graph_objects as go
 import shapely
 
+from base.i18n import fmt_number, register, t
 from data.filters import Filters
 from data.folder import DataBundle
 from data.privacy import assert_k_anonymous, below_k, check_k, mask_values, suppress_margin
 from geo import maps
 from geo.model import SpatialModel, gap, hotspots
 from viz import charts, pagedata
-from viz.i18n import fmt_number, register, t
 
 register({
     "pres.view.hotspots": ("Hotspots (Getis-Ord Gi*)", "Hot spots (Getis-Ord Gi*)"),

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from base.i18n import fmt_datetime, register, t
 from data.contracts import TZ
 from data.filters import Filters
 from data.folder import DataBundle
@@ -26,7 +27,6 @@ from data.privacy import check_k
 from geo import maps
 from geo.model import SpatialModel, gap, hotspots
 from viz import charts, exports, pagedata, presentation
-from viz.i18n import fmt_datetime, register, t
 from viz.kpi_text import kpi_text
 
 register({

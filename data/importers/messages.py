@@ -2,7 +2,7 @@
 
 Every text is keyed; :func:`msg` formats it in the requested language. Reasons produced by
 :func:`data.contracts.validate` are English; :func:`contract_reason` translates them.
-The page may also register these texts into ``viz.i18n`` (``data`` never imports ``viz``).
+The page may also register these texts into ``base.i18n`` (``data`` never imports ``viz``).
 """
 
 from __future__ import annotations

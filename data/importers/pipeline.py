@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -48,8 +48,16 @@ from data.importers.geocoding import GeocodeCache, GeocoderSettings, geocode_add
 from data.importers.messages import contract_reason, msg
 from data.importers.readers import RawTable, read_source
 
-if TYPE_CHECKING:
-    from data.store import Store
+
+class Store(Protocol):
+    """What the pipeline reads from a store (``data.store.Store`` is one; the store imports
+    the pipeline's report, so the pipeline names only this protocol)."""
+
+    def remembered_mapping(self, kind: str, columns: Sequence[str]) -> dict[str, str] | None: ...
+
+    def read_dataset(self, name: str) -> pd.DataFrame: ...
+
+    def geocode_cache(self) -> GeocodeCache: ...
 
 POINT_KINDS = ("offices", "patrol_points", "complaints", "staff_incidents")
 POLYGON_KINDS = ("districts", "focus_areas")
@@ -710,7 +718,7 @@ def _coordinates(kind: str, raw: RawTable, frame: pd.DataFrame, mapping: Mapping
     # districts: membership, swaps, outside
     districts = ctx.districts
     if districts is not None and len(districts) and have.any():
-        from geo.spatial import assign_polygons
+        from data.spatial import assign_polygons
 
         polys = list(districts["geometry"])
         ids = list(districts["district_id"])

@@ -1,6 +1,6 @@
 """``python -m data import`` and ``python -m data store``: imports from the command line.
 
-Registered in :data:`data.cli.EXTRA_COMMANDS`. The same pipeline as the *Daten* page.
+Listed in :data:`data.cli.EXTRA_COMMANDS`. The same pipeline as the *Daten* page.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from data.cli import EXTRA_COMMANDS
 from data.contracts import DATASETS, FIELDS
 from data.importers.errors import DEFAULT_MAX_UPLOAD_MB, ImportError_
 from data.importers.messages import LANGS, msg
@@ -250,7 +249,3 @@ def run_store(args: argparse.Namespace) -> int:
         print(exc.message(args.lang), file=sys.stderr)
         return 1
     return 0
-
-
-EXTRA_COMMANDS["import"] = (configure_import, run_import)
-EXTRA_COMMANDS["store"] = (configure_store, run_store)
