@@ -2,10 +2,39 @@
 
 Method (after ArcGIS Pro, *How Emerging Hot Spot Analysis works*):
 
-1. Gi* per quarter (:mod:`geo.hotspots`): z-scores, two-sided p-values and
-   Benjamini-Hochberg adjustment over all cells of that quarter. A cell is a *hot spot in a
-   quarter* when ``z > 0`` and ``p_fdr <= alpha``, a *cold spot* when ``z < 0`` and
-   ``p_fdr <= alpha``, with ``alpha = 1 - confidence`` (default confidence 0.90).
+1. Gi* for every cell and quarter (a *bin* of the space-time cube), in one of two ways
+   (``method``):
+
+   * ``"space_time"`` (the default, as ArcGIS does on a space-time cube): the neighbourhood
+     of bin (t, i) is cell i and its ring-1 neighbours in quarter t **and in quarter t - 1**
+     (the first quarter has only its own quarter), binary weights; the mean and the standard
+     deviation are those of **all bins of the cube** (n = quarters x cells), so a quarter that
+     is busier everywhere shows up as hotter everywhere. With ``W`` the number of neighbour
+     bins (7 or 14 inside the area, fewer at its edge)::
+
+         z = (sum of the neighbour bins - mean * W) / (std * sqrt((n W - W^2) / (n - 1)))
+
+     The p-values are Benjamini-Hochberg adjusted over all bins of the cube (one family of
+     tests).
+   * ``"per_quarter"`` (the earlier method, kept as an option): Gi* per quarter
+     (:mod:`geo.hotspots`) with that quarter's cells only, its own mean and variance, and
+     the Benjamini-Hochberg adjustment over the cells of that quarter.
+
+   When do they differ? (a) The space-time neighbourhood smooths over two quarters: a cell
+   that turns hot only in the final quarter has half of its neighbourhood in the calm
+   quarter before, so it needs a stronger jump to be significant, and a single hot quarter
+   also lifts the next one (a one-quarter burst can leave two hot quarters). (b) With the
+   cube's mean and variance, a quarter with more complaints everywhere (summer, a growing
+   reporting channel) makes many cells hot in that quarter and a quiet quarter few, while
+   the per-quarter method only compares cells within a quarter (it is blind to city-wide
+   change). (c) Counts that rise in one cell while the city stays flat give the same
+   picture in both. (d) Seasonal cities: the demo's fading cluster halves relative to the
+   city (per quarter: *diminishing*), but its counts still peak every summer with the whole
+   city, so on the cube its z has no significant trend (*persistent*). Both methods are
+   tested in tests/test_emerging.py and tests/test_analytics_demo.py.
+
+   A cell is a *hot spot in a quarter* when ``z > 0`` and ``p_fdr <= alpha``, a *cold spot*
+   when ``z < 0`` and ``p_fdr <= alpha``, with ``alpha = 1 - confidence`` (default 0.90).
 2. Mann-Kendall trend test per cell on its series of Gi* z-scores (as ArcGIS does):
    ``S = sum_{i<j} sign(z_j - z_i)``,
    ``Var(S) = [n(n-1)(2n+5) - sum_t t(t-1)(2t+5)] / 18`` (``t`` = sizes of groups of tied
@@ -53,11 +82,42 @@ from geo.cells import CellIndex
 from geo.hotspots import _check_counts, bh_adjust, gi_star_z, two_sided_p
 
 MIN_QUARTERS = 4
+METHODS = ("space_time", "per_quarter")
+DEFAULT_METHOD = "space_time"
 EMERGING_CLASSES = ("new", "consecutive", "intensifying", "persistent", "diminishing", "sporadic",
                     "oscillating", "historical", "none")
 COLD_CLASSES = tuple(f"cold_{c}" for c in EMERGING_CLASSES if c != "none")
 EMERGING_COLUMNS = ["h3", "cls", "mk_z", "mk_p", "hot_quarters", "cold_quarters", "z_last",
                     "history"]
+
+
+def space_time_gi_z(counts_by_quarter: np.ndarray, neighbours) -> np.ndarray:
+    """Gi* z of every bin of a (quarters x cells) cube with the space-time neighbourhood.
+
+    Neighbours of (t, i): the ring-1 disk of i (``neighbours``, self included) in quarter t
+    and quarter t - 1; the mean and the population standard deviation of the whole cube.
+    """
+    x = np.asarray(counts_by_quarter, dtype=np.float64)
+    n_t, m = x.shape
+    total = n_t * m
+    if total == 0:
+        return np.zeros(x.shape)
+    w = neighbours.astype(np.float64)
+    wi = np.asarray(w.sum(axis=1)).ravel()
+    same = (w @ x.T).T  # (n_t, m)
+    lag = same.copy()
+    lag[1:] += same[:-1]
+    weight = np.repeat(wi[None, :], n_t, axis=0)
+    weight[1:] *= 2.0
+    mean = x.mean()
+    std = x.std()
+    spread = (total * weight - weight**2) / (total - 1) if total > 1 else np.zeros_like(weight)
+    den = std * np.sqrt(np.maximum(spread, 0.0))
+    num = lag - mean * weight
+    ok = den > 1e-12 * max(float(np.abs(x).max()), 1.0)
+    z = np.zeros_like(num)
+    np.divide(num, den, out=z, where=ok)
+    return z
 
 
 def mann_kendall(series: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -120,7 +180,7 @@ def _patterns(hot: np.ndarray, cold: np.ndarray, trend_up: np.ndarray, trend_dow
 
 
 def emerging_hotspots(counts_by_quarter: np.ndarray, index: CellIndex, confidence: float = 0.90,
-                      include_cold: bool = False) -> pd.DataFrame:
+                      include_cold: bool = False, method: str = DEFAULT_METHOD) -> pd.DataFrame:
     """Emerging hot spot classes of each cell from counts per quarter.
 
     Args:
@@ -129,6 +189,8 @@ def emerging_hotspots(counts_by_quarter: np.ndarray, index: CellIndex, confidenc
         confidence: confidence level for the per-quarter hot/cold spots and the trend,
             in (0, 1); 0.90, 0.95 and 0.99 are the usual choices.
         include_cold: also classify cold-spot patterns (``cold_*`` classes).
+        method: ``"space_time"`` (default, ArcGIS's space-time cube) or ``"per_quarter"``
+            (see the module docstring).
 
     Returns one row per cell in index order: ``h3``, ``cls``, ``mk_z``, ``mk_p``,
     ``hot_quarters``, ``cold_quarters`` (counts), ``z_last`` (Gi* z of the final quarter),
@@ -144,9 +206,15 @@ def emerging_hotspots(counts_by_quarter: np.ndarray, index: CellIndex, confidenc
     if x.shape[0] < MIN_QUARTERS:
         raise ValueError(f"emerging hot spots need at least {MIN_QUARTERS} quarters, got {x.shape[0]}")
     x = _check_counts(x, len(index.cells), "counts_by_quarter")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
     alpha = 1.0 - float(confidence)
-    z = gi_star_z(x, index.neighbours)  # (n, m)
-    p_fdr = bh_adjust(two_sided_p(z))  # per quarter (last axis = cells)
+    if method == "per_quarter":
+        z = gi_star_z(x, index.neighbours)  # (n, m)
+        p_fdr = bh_adjust(two_sided_p(z))  # per quarter (last axis = cells)
+    else:
+        z = space_time_gi_z(x, index.neighbours)
+        p_fdr = bh_adjust(two_sided_p(z).ravel()).reshape(z.shape)  # over the whole cube
     sig = p_fdr <= alpha
     hot = sig & (z > 0)
     cold = sig & (z < 0)

@@ -16,7 +16,7 @@ from data.filters import Filters
 from data.folder import DataBundle
 from geo import dosage
 from geo.cells import CellIndex, build_cell_index
-from geo.emerging import MIN_QUARTERS, emerging_hotspots
+from geo.emerging import DEFAULT_METHOD, MIN_QUARTERS, emerging_hotspots
 from geo.gap import presence_gap
 from geo.hotspots import gi_star
 
@@ -133,10 +133,11 @@ def emerging_quarters(f: Filters, available: list[int], minimum: int = MIN_QUART
     return quarters if len(quarters) >= minimum else []
 
 
-def emerging(model: SpatialModel, f: Filters, quarters: list[int]) -> pd.DataFrame:
+def emerging(model: SpatialModel, f: Filters, quarters: list[int], method: str = DEFAULT_METHOD
+             ) -> pd.DataFrame:
     """Emerging hot spot classes per cell over ``quarters`` (city-wide, other filters apply)."""
     counts = complaint_counts_by_quarter(model, _city_wide(f), quarters)
-    return emerging_hotspots(counts, model.index)
+    return emerging_hotspots(counts, model.index, method=method)
 
 
 def gap(model: SpatialModel, f: Filters, spots: pd.DataFrame | None = None) -> pd.DataFrame:

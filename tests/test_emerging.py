@@ -5,8 +5,16 @@ from __future__ import annotations
 import h3
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
-from geo.emerging import EMERGING_CLASSES, EMERGING_COLUMNS, emerging_hotspots, mann_kendall
+from geo.emerging import (
+    EMERGING_CLASSES,
+    EMERGING_COLUMNS,
+    emerging_hotspots,
+    mann_kendall,
+    space_time_gi_z,
+)
+from geo.hotspots import gi_star_z
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +78,9 @@ CASES = [
 
 @pytest.mark.parametrize(("pattern", "intensity", "expected"), [c[1:] for c in CASES],
                          ids=[c[0] for c in CASES])
-def test_each_class_is_recognised(index, target, pattern, intensity, expected) -> None:
+def test_each_class_is_recognised_per_quarter(index, target, pattern, intensity, expected) -> None:
     centre, _ = target
-    frame = emerging_hotspots(series(index, target, pattern, intensity), index)
+    frame = emerging_hotspots(series(index, target, pattern, intensity), index, method="per_quarter")
     row = frame.iloc[centre]
     assert row["cls"] == expected, row.to_dict()
     assert row["history"] == pattern  # H/C/. per quarter as constructed
@@ -98,8 +106,9 @@ COLD_CASES = [
 def test_cold_classes_when_asked(index, target, expected, pattern, intensity) -> None:
     centre, _ = target
     x = series(index, target, pattern, intensity)
-    assert emerging_hotspots(x, index, include_cold=True).iloc[centre]["cls"] == expected
-    assert emerging_hotspots(x, index).iloc[centre]["cls"] == "none"
+    got = emerging_hotspots(x, index, include_cold=True, method="per_quarter").iloc[centre]["cls"]
+    assert got == expected
+    assert emerging_hotspots(x, index, method="per_quarter").iloc[centre]["cls"] == "none"
 
 
 def test_hot_classes_unchanged_with_cold(index, target) -> None:
@@ -118,8 +127,9 @@ def test_confidence_changes_what_is_significant(index, target) -> None:
     # four strictly rising quarters: MK p = 0.089, a trend at 90 % but not at 95 %
     x = series(index, target, "HHHH", [10, 20, 40, 80])
     centre, _ = target
-    assert emerging_hotspots(x, index, confidence=0.90).iloc[centre]["cls"] == "intensifying"
-    assert emerging_hotspots(x, index, confidence=0.95).iloc[centre]["cls"] == "persistent"
+    pq = {"method": "per_quarter"}
+    assert emerging_hotspots(x, index, confidence=0.90, **pq).iloc[centre]["cls"] == "intensifying"
+    assert emerging_hotspots(x, index, confidence=0.95, **pq).iloc[centre]["cls"] == "persistent"
 
 
 @pytest.mark.parametrize(
@@ -175,3 +185,76 @@ def test_all_zero_quarters_are_none(index) -> None:
     frame = emerging_hotspots(np.zeros((6, len(index.cells))), index)
     assert (frame["cls"] == "none").all()
     assert np.isfinite(frame[["mk_z", "mk_p", "z_last"]].to_numpy()).all()
+
+
+# --- the space-time cube (default method) ------------------------------------------------------
+
+def test_space_time_z_equals_gi_star_on_the_explicit_cube_weights(index) -> None:
+    """z of the fast path = Gi* of the flattened cube with the block weights I(x)A + L(x)A."""
+    rng = np.random.default_rng(3)
+    x = rng.poisson(4.0, (5, len(index.cells))).astype(float)
+    a = index.neighbours.astype(np.float64)
+    lag = sp.eye(5, k=-1)  # row t holds quarter t - 1
+    cube_w = sp.kron(sp.eye(5), a) + sp.kron(lag, a)
+    expected = gi_star_z(x.ravel(), sp.csr_matrix(cube_w)).reshape(x.shape)
+    np.testing.assert_allclose(space_time_gi_z(x, index.neighbours), expected, atol=1e-9)
+
+
+def _trend(index, target, levels: list[float]) -> np.ndarray:
+    """A flat city (Poisson 5, the same draw every quarter) plus ``levels`` on the target disk."""
+    _, ring = target
+    noise = np.random.default_rng(42).poisson(5.0, len(index.cells)).astype(float)
+    rows = []
+    for level in levels:
+        x = noise.copy()
+        x[ring] += level
+        rows.append(x)
+    return np.array(rows)
+
+
+SPACE_TIME_CASES = [
+    # id, added counts on the target disk per quarter, expected class (space-time cube)
+    ("new", [0, 0, 0, 0, 0, 0, 0, 60], "new"),
+    ("consecutive", [0, 0, 0, 0, 0, 40, 40, 40], "consecutive"),
+    ("persistent", [40] * 8, "persistent"),
+    ("intensifying", [30, 35, 40, 50, 60, 70, 85, 100], "intensifying"),
+    ("diminishing", [100, 85, 70, 60, 50, 40, 35, 30], "diminishing"),
+    ("none", [0] * 8, "none"),
+]
+
+
+@pytest.mark.parametrize(("levels", "expected"), [c[1:] for c in SPACE_TIME_CASES],
+                         ids=[c[0] for c in SPACE_TIME_CASES])
+def test_each_class_is_recognised_space_time(index, target, levels, expected) -> None:
+    row = emerging_hotspots(_trend(index, target, levels), index).iloc[target[0]]
+    assert row["cls"] == expected, row.to_dict()
+
+
+def test_space_time_is_the_default(index, target) -> None:
+    x = _trend(index, target, [0, 0, 0, 0, 0, 40, 40, 40])
+    assert emerging_hotspots(x, index).equals(emerging_hotspots(x, index, method="space_time"))
+
+
+def test_methods_differ_on_a_one_quarter_burst(index, target) -> None:
+    """Space-time: the burst also lifts the next quarter (its neighbourhood reaches back)."""
+    x = series(index, target, "H..H...H")
+    per_quarter = emerging_hotspots(x, index, method="per_quarter").iloc[target[0]]
+    space_time = emerging_hotspots(x, index).iloc[target[0]]
+    assert per_quarter["history"] == "H..H...H"
+    assert space_time["history"] == "HH.HH..H"
+    assert per_quarter["cls"] == space_time["cls"] == "sporadic"
+
+
+def test_methods_differ_on_a_citywide_rise(index, target) -> None:
+    """A quarter busier everywhere: hot everywhere on the cube, nothing within the quarter."""
+    flat = np.random.default_rng(1).poisson(5.0, (6, len(index.cells))).astype(float)
+    flat[-1] += 30.0
+    per_quarter = emerging_hotspots(flat, index, method="per_quarter")
+    space_time = emerging_hotspots(flat, index)
+    assert (per_quarter["cls"] == "none").mean() > 0.95
+    assert (space_time["cls"] == "new").mean() > 0.9
+
+
+def test_unknown_method_rejected(index) -> None:
+    with pytest.raises(ValueError, match=r"method must be one of .* got 'arcgis'"):
+        emerging_hotspots(np.ones((4, len(index.cells))), index, method="arcgis")
