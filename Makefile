@@ -49,6 +49,7 @@ test: dev assets chromium
 
 demo: venv
 	$(BIN)/python -m data demo --out data/demo
+	$(BIN)/python -m data plan data/demo --start 2026-04-01 --weeks 13 --name "Demo: Streifenplan 2026-Q2" --ship data/demo_plans
 
 bench: dev assets chromium
 	$(BIN)/python bench/run.py --complaints 1000000 --pings 10000000

@@ -7,6 +7,7 @@ Layout under the store root (``data/store`` by default, env ``LAGEBILD_STORE``):
     generations/000001/       a complete data folder (data/folder.py layout, load_folder
     generations/000002/       works on it), one per import or restore; never modified
     cache/geocode.sqlite      geocoding cache (not versioned, not part of the state)
+    plans/<plan_id>/v….json   saved patrol plans, versioned (data/plans.py)
 
 Rules:
 
@@ -49,6 +50,7 @@ from data.folder import META_FILE, read_folder, write_dataset
 from data.importers.errors import ImportError_
 from data.importers.geocoding import GeocodeCache
 from data.importers.mapping import shape_key
+from data.plans import PlanArchive
 
 if TYPE_CHECKING:
     from data.importers.pipeline import ImportReport
@@ -336,6 +338,10 @@ class Store:
 
     def geocode_cache(self) -> GeocodeCache:
         return GeocodeCache(self.root / "cache" / "geocode.sqlite")
+
+    def plans(self) -> PlanArchive:
+        """Saved patrol plans (``<root>/plans``, versioned; see :mod:`data.plans`)."""
+        return PlanArchive(self.root / "plans")
 
     # --- writing -------------------------------------------------------------------------------
     def commit(self, report: ImportReport, default_field: str = "oeffentliche_raeume") -> Version:
