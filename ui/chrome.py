@@ -40,6 +40,7 @@ register({
     "page.praesenz": ("Präsenz", "Presence"),
     "page.beschwerden": ("Beschwerden", "Complaints"),
     "page.daten": ("Daten", "Data"),
+    "page.planung": ("Planung", "Planning"),
     "page.praesentation": ("Präsentation", "Presentation"),
     "chrome.language": ("Sprache", "Language"),
     "chrome.filters": ("Filter", "Filters"),
@@ -90,6 +91,7 @@ PAGES = [
     ("pages/bezirke.py", "page.bezirke", "bezirke", ":material/location_city:"),
     ("pages/praesenz.py", "page.praesenz", "praesenz", ":material/directions_walk:"),
     ("pages/beschwerden.py", "page.beschwerden", "beschwerden", ":material/report:"),
+    ("pages/planung.py", "page.planung", "planung", ":material/event_note:"),
     ("pages/daten.py", "page.daten", "daten", ":material/database:"),
     ("pages/praesentation.py", "page.praesentation", "praesentation", ":material/slideshow:"),
 ]
@@ -129,7 +131,7 @@ def current_lang() -> str:
 
 
 #: Pages only some roles may open (the page itself checks too: :func:`require_role`).
-PAGE_ROLES = {"pages/daten.py": ("admin",)}
+PAGE_ROLES = {"pages/daten.py": ("admin",), "pages/planung.py": ("coordinator", "admin")}
 
 
 def navigation(lang: str, principal: Principal = LOCAL_ADMIN):
