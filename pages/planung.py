@@ -293,7 +293,7 @@ with tab_new:
             on_click="ignore",
         )
         with c3:
-            if st.button(t("planung.pdf_make", lang, team=names[team]), key="pl_pdf_make"):
+            if cached.button(t("planung.pdf_make", lang, team=names[team]), key="pl_pdf_make"):
                 try:
                     st.session_state["pl_pdf"] = (
                         team,
@@ -313,7 +313,9 @@ with tab_new:
                 )
         c1, c2 = st.columns([3, 1])
         name = c1.text_input(t("planung.save_name", lang), value=f"Plan {start.isoformat()}", key="pl_name")
-        if c2.button(t("planung.save", lang), key="pl_save"):
+        with c2:
+            save = cached.button(t("planung.save", lang), key="pl_save")
+        if save:
             try:
                 doc = plan_document(plan, name, dataset=str(bundle.meta.get("name") or ""))
                 saved = cached.archives(False)[0].save(doc, saved_by=principal.email or principal.name)

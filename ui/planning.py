@@ -62,6 +62,14 @@ def defaults(
     return default_resources(_model, history_quarters(_bundle.quarters(), start), list(districts), staff)
 
 
+def button(label: str, key: str, **kwargs: object) -> bool:
+    """A button whose click survives a rerun of the run it started (a session flag set by its
+    callback, as on the Daten page), so a click is never lost."""
+    flag = f"_{key}_clicked"
+    st.button(label, key=key, on_click=st.session_state.__setitem__, args=(flag, True), **kwargs)
+    return bool(st.session_state.pop(flag, False))
+
+
 def resources_key(r: Resources) -> tuple:
     return (tuple(sorted(r.kod_hours.items())), tuple(sorted(r.joint_hours.items())), float(r.flex_hours))
 
