@@ -631,6 +631,8 @@ def _solve(demand: np.ndarray, district_of: np.ndarray, allowed: np.ndarray, cos
     objective = float(demand[s_idx[x]].sum())
     bound = -float(res.mip_dual_bound) if res.mip_dual_bound is not None and np.isfinite(
         res.mip_dual_bound) else objective
+    if bound - objective <= 1e-9 * max(1.0, abs(objective)):  # equal up to rounding
+        bound = objective
     bound = max(bound, objective)
     gap = (bound - objective) / max(abs(objective), 1e-12) if bound > objective else 0.0
     status = "optimal" if res.status == 0 else ("time_limit" if res.status == 1 else str(res.message))
