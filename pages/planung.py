@@ -324,7 +324,7 @@ with tab_new:
                 st.error(t("planung.save_failed", lang, error=md_escape(exc)))
 
 with tab_saved:
-    saved = cached.saved_plans(demo, principal)
+    saved = cached.saved_plans(demo, principal, str(bundle.meta.get("name") or ""))
     if not saved:
         st.info(t("planung.no_saved", lang))
     else:

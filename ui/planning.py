@@ -82,11 +82,15 @@ def archives(demo: bool) -> list[PlanArchive]:
     return out
 
 
-def saved_plans(demo: bool, principal: Principal) -> list[tuple[PlanArchive, SavedPlan]]:
-    """Saved plans the principal may see (some district of the plan is theirs)."""
+def saved_plans(demo: bool, principal: Principal, dataset: str | None = None
+                ) -> list[tuple[PlanArchive, SavedPlan]]:
+    """Saved plans of this data set (by its name; plans without one always) that the
+    principal may see (some district of the plan is theirs)."""
     out = []
     for archive in archives(demo):
         for s in archive.list():
+            if dataset and s.dataset and s.dataset != dataset:
+                continue
             if principal.districts is None or set(s.districts) & set(principal.districts):
                 out.append((archive, s))
     return out
