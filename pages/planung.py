@@ -36,6 +36,7 @@ register(
         "planung.travel": ("Wegezeit je Besuch (Minuten)", "Travel allowance per visit (minutes)"),
         "planung.staff": ("Personen je Streife", "Staff per patrol"),
         "planung.service": ("Dienstzeit", "Service hours"),
+        "planung.days": ("Diensttage", "Service days"),
         "planung.seed": ("Seed (Reihenfolge)", "Seed (order)"),
         "planung.safety": (
             "Fenster mit Übergriffen auf Beschäftigte (#sicherimDienst)",
@@ -187,6 +188,8 @@ with tab_new:
         c1, c2, c3, c4 = st.columns(4)
         staff = c1.number_input(t("planung.staff", lang), 1, 10, 2, key="pl_staff")
         service = c2.slider(t("planung.service", lang), 0, 24, (7, 22), key="pl_service")
+        days = c2.multiselect(t("planung.days", lang), list(range(7)), default=list(range(6)), key="pl_days",
+                              format_func=lambda d: pv.day_label(d, lang))
         seed = c3.number_input(t("planung.seed", lang), 0, 2**31 - 1, 0, key="pl_seed")
         safety = c4.radio(
             t("planung.safety", lang),
@@ -233,6 +236,7 @@ with tab_new:
             staff=int(staff),
             service_start=int(service[0]),
             service_end=int(service[1]),
+            service_days=tuple(int(d) for d in days),
             seed=int(seed),
             safety=safety,
         )
