@@ -37,6 +37,8 @@ register(
         "planung.staff": ("Personen je Streife", "Staff per patrol"),
         "planung.service": ("Dienstzeit", "Service hours"),
         "planung.days": ("Diensttage", "Service days"),
+        "planung.open_failed": ("Der Plan lässt sich nicht öffnen: {error}",
+                                "The plan cannot be opened: {error}"),
         "planung.seed": ("Seed (Reihenfolge)", "Seed (order)"),
         "planung.safety": (
             "Fenster mit Übergriffen auf Beschäftigte (#sicherimDienst)",
@@ -345,7 +347,11 @@ with tab_saved:
             list(reversed(archive.versions(info.plan_id))),
             key=f"pl_ver_{info.plan_id}",
         )
-        opened = cached.open_plan(archive, info.plan_id, int(version), principal)
+        try:
+            opened = cached.open_plan(archive, info.plan_id, int(version), principal)
+        except (KeyError, TypeError, ValueError, OSError) as exc:  # a damaged or foreign file
+            st.error(t("planung.open_failed", lang, error=md_escape(exc)))
+            opened = None
         if opened is not None:
             st.dataframe(pv.week_table(opened, lang, labels, names), hide_index=True, width="stretch")
             st.subheader(t("planung.effect", lang))

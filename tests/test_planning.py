@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import json
 import xml.etree.ElementTree as ET
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -611,4 +611,15 @@ def test_history_ends_before_the_start() -> None:
 
     assert history_quarters([8100, 8101, 8102], date(2025, 7, 1)) == [8100, 8101]
     assert history_quarters([8100, 8101, 8102], date(2025, 6, 30)) == [8100]
-    assert datetime(2025, 7, 1).date() == date(2025, 7, 1)
+
+
+def test_damaged_plan_files_are_skipped_or_refused(tmp_path, demo_plan) -> None:
+    archive = PlanArchive(tmp_path)
+    archive.save(plan_document(demo_plan, "Gut"))
+    (tmp_path / "kaputt").mkdir()
+    (tmp_path / "kaputt" / "v000001.json").write_text("{not json", encoding="utf-8")
+    assert [s.plan_id for s in archive.list()] == ["gut"]
+    with pytest.raises(ValueError):
+        archive.load("kaputt")
+    with pytest.raises(ValueError, match="not a Lagebild plan document"):
+        plan_from_document({"kind": "something else"})
