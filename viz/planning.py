@@ -109,9 +109,10 @@ def week_table(plan: Plan, lang: str, labels: dict[str, str], district_names: di
             t("plan.col.why", lang): _why(p, labels, lang),
             t("plan.col.expected", lang): round(float(r.expected_complaints), 2),
             t("plan.col.safety", lang): t("plan.safety_mark", lang) if bool(r.safety) else "",
+            t("plan.col.presence", lang): round(float(r.presence_last_quarter), 1),
         })
     cols = [t(f"plan.col.{c}", lang) for c in ("team", "day", "window", "order", "place", "minutes", "kind",
-                                                "why", "expected", "safety")]
+                                                "why", "expected", "safety", "presence")]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -216,7 +217,8 @@ def team_pdf(plan: Plan, name: str, district: str, lang: str, labels: dict[str, 
              log: exports.BrowserLog | None = None) -> bytes:
     """A printable A4 PDF of one team's plan: key figures, a map of its places, the week table."""
     team = district_names.get(district, district)
-    table = week_table(plan, lang, labels, district_names, district).drop(columns=[t("plan.col.team", lang)])
+    table = week_table(plan, lang, labels, district_names, district).drop(
+        columns=[t("plan.col.team", lang), t("plan.col.presence", lang)])  # fits A4 portrait
     s = plan.settings
     end = date.fromordinal(s.end.toordinal() - 1)
     used, budget = plan.used.get(district, {}), plan.budgets.get(district, {})
