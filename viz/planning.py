@@ -61,6 +61,7 @@ register({
     "plan.pdf.map": ("Einsatzorte des Teams", "The team's places"),
     "plan.pdf.map_alt": ("Karte der {n} Einsatzorte von {team}.", "Map of the {n} places of {team}."),
     "plan.pdf.table": ("Wochenplan (jede Woche gleich)", "Week plan (the same every week)"),
+    "plan.pdf.places": ("Einsatzorte: warum", "Places: why"),
     "plan.pdf.visits": ("Besuche je Woche", "Visits per week"),
     "plan.pdf.minutes": ("Personenminuten (genutzt / Budget)", "Person-minutes (used / budget)"),
     "plan.pdf.expected": ("Erwartete Beschwerden in den Fenstern je Woche",
@@ -217,8 +218,17 @@ def team_pdf(plan: Plan, name: str, district: str, lang: str, labels: dict[str, 
              log: exports.BrowserLog | None = None) -> bytes:
     """A printable A4 PDF of one team's plan: key figures, a map of its places, the week table."""
     team = district_names.get(district, district)
+    # Compact rows for A4: the reasons ("why") go once per place into a second table.
     table = week_table(plan, lang, labels, district_names, district).drop(
-        columns=[t("plan.col.team", lang), t("plan.col.presence", lang)])  # fits A4 portrait
+        columns=[t("plan.col.team", lang), t("plan.col.presence", lang), t("plan.col.why", lang)])
+    expected_col = t("plan.col.expected", lang)
+    table[expected_col] = [fmt_number(v, lang, 2) for v in table[expected_col]]
+    own = plan.places["district_id"] == district
+    places = place_table(plan, lang, labels)[own.to_numpy()]
+    places = places[places[t("plan.col.visits", lang)] > 0].drop(
+        columns=[t("plan.col.area", lang), t("plan.col.cells", lang)])
+    week_col = t("plan.col.expected_week", lang)
+    places[week_col] = [fmt_number(v, lang, 1) for v in places[week_col]]
     s = plan.settings
     end = date.fromordinal(s.end.toordinal() - 1)
     used, budget = plan.used.get(district, {}), plan.budgets.get(district, {})
@@ -239,7 +249,7 @@ def team_pdf(plan: Plan, name: str, district: str, lang: str, labels: dict[str, 
         subtitle=t("plan.pdf.subtitle", lang, start=s.start.isoformat(), end=end.isoformat(), weeks=s.weeks,
                    name=name),
         kpis=kpis, images=[exports.ReportImage(image, alt, t("plan.pdf.map", lang))],
-        tables=[(t("plan.pdf.table", lang), table)],
+        tables=[(t("plan.pdf.table", lang), table), (t("plan.pdf.places", lang), places)],
         notes=[t("plan.pdf.note", lang, seed=s.seed, minutes=s.visit_minutes)], lang=lang)
     return exports.report_pdf(report, log)
 
