@@ -1,0 +1,12 @@
+"""Lagebild: the server (`streamlit run app.py`, what `make run` starts).
+
+The Streamlit app is `dashboard.py`; this launcher adds the app's own tile route
+(`/tiles/…`, `ui/tile_route.py`): local base-map tiles from the store and the cache of
+viewed tiles. `streamlit run dashboard.py` still works, without local tiles.
+"""
+
+import streamlit as st
+
+from ui.tile_route import routes
+
+app = st.App("dashboard.py", routes=routes())
