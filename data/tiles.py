@@ -35,6 +35,7 @@ import os
 import re
 import shutil
 import sqlite3
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -763,6 +764,9 @@ class TileCache:
     (stored), else — the network gone — whatever the cache holds, however old.
     """
 
+    #: At most this many downloads at a time per process (tile policies ask for few connections).
+    _downloads = threading.BoundedSemaphore(2)
+
     def __init__(self, store: str | Path | None = None, env: Mapping[str, str] | None = None,
                  min_age_s: float = CACHE_MIN_AGE_S, timeout: float = 8.0) -> None:
         self.root = tiles_root(store) / CACHE_DIR
@@ -808,7 +812,8 @@ class TileCache:
             return cached.read_bytes(), cached.suffix[1:], "cache"
         try:
             check_policy(source.url, "cache", self.env)
-            data, kind, max_age = _download(tile_url(source.url, z, x, y), self.env, self.timeout)
+            with self._downloads:
+                data, kind, max_age = _download(tile_url(source.url, z, x, y), self.env, self.timeout)
         except (OSError, TileError, urllib.error.URLError):
             if cached is not None:
                 return cached.read_bytes(), cached.suffix[1:], "stale"

@@ -152,12 +152,31 @@ def test_fetch_prints_the_budget_before_fetching_and_fills_the_set(store, tile_s
     assert all(a.startswith("Lagebild/1.0") and "gis@stadt.example" in a for a in tile_server.agents)
 
 
+class VirtualClock:
+    """A clock that only moves when the fetcher sleeps: the gaps it sees are exactly its waits."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
 def test_fetch_is_rate_limited(store, tile_server) -> None:
     rate = 8.0
-    result = tiles.fetch(tile_server.url, tiles.parse_bbox(BBOX), (13, 13), "rl", store, rate=rate)
-    assert result.fetched == len(tile_server.times) >= 4
+    virtual = VirtualClock()
+    tile_server.clock = virtual.clock  # each request stamped with the fetcher's clock
+    result = tiles.fetch(tile_server.url, tiles.parse_bbox(BBOX), (13, 14), "rl", store, rate=rate,
+                         sleep=virtual.sleep, clock=virtual.clock)
+    assert result.fetched == len(tile_server.times) >= 10
     gaps = [b - a for a, b in zip(tile_server.times, tile_server.times[1:], strict=False)]
-    assert min(gaps) >= 0.9 / rate  # never faster than the rate (load only makes it slower)
+    assert min(gaps) == pytest.approx(1 / rate)  # every request waits for its slot
+    assert sum(virtual.sleeps) == pytest.approx((result.fetched - 1) / rate)
 
 
 def test_fetch_resumes_after_an_interruption(store, tile_server, capsys) -> None:
@@ -397,3 +416,83 @@ def test_cache_as_tileset_and_embedding_skip_online_sources(store, tile_server) 
     assert geo_tiles.embed_tiles(online, HAMM_BBOX) == ({}, 0, 19)
     assert geo_tiles.for_export(online) == "none" and geo_tiles.for_export(layer) is layer
     shutil.rmtree(cache.root)
+
+
+# --- the choice of base map (ui/basemap.py) -------------------------------------------------------------
+
+
+@pytest.fixture
+def mounted(store, monkeypatch):
+    monkeypatch.setenv("LAGEBILD_TILE_ROUTE", "1")
+    return store
+
+
+def test_local_tiles_need_the_tile_route(store, monkeypatch) -> None:
+    from ui import basemap
+
+    import_city_set(store, zooms=[12])
+    monkeypatch.delenv("LAGEBILD_TILE_ROUTE", raising=False)
+    tiles_, warning = basemap.resolve("local:stadtplan", "de", cache=False)
+    assert tiles_ == "none" and "streamlit run app.py" in warning
+
+
+@pytest.mark.parametrize("choice, cache, kind, url_part, warned", [
+    ("local:stadtplan", False, "local", "/tiles/set/stadtplan/", False),
+    ("local:fehlt", False, None, None, True),
+    ("osm", False, None, None, False),
+    ("osm", True, "cache", "/tiles/cache/", False),
+    ("basemap", True, None, None, True),  # basemap.de may not be stored without permission
+    ("url", False, "online", "127.0.0.1", False),
+    ("url", True, "cache", "/tiles/cache/", False),
+    ("none", True, None, None, False),
+    ("bogus", False, None, None, True),
+])
+def test_resolve_base_map_choices(mounted, monkeypatch, tile_server, choice, cache, kind, url_part,
+                                  warned) -> None:
+    from ui import basemap
+
+    import_city_set(mounted, zooms=[12])
+    monkeypatch.setenv("LAGEBILD_TILES_URL", tile_server.url)
+    monkeypatch.setenv("LAGEBILD_TILES_ATTRIBUTION", "© Stadt <b>intern</b>")
+    tiles_, warning = basemap.resolve(choice, "de", cache=cache)
+    assert bool(warning) == warned
+    if kind is None:
+        assert isinstance(tiles_, str)
+    else:
+        assert tiles_.kind == kind and url_part in tiles_.url
+        assert "<b>" not in tiles_.attribution
+
+
+def test_configured_local_means_the_named_or_newest_set(mounted, monkeypatch) -> None:
+    from ui import basemap
+
+    import_city_set(mounted, zooms=[12], name="alt")
+    import_city_set(mounted, zooms=[12], name="neu")
+    monkeypatch.setenv("LAGEBILD_TILES", "local")
+    assert basemap.configured("de") == "local:neu"
+    monkeypatch.setenv("LAGEBILD_TILES_SET", "alt")
+    assert basemap.configured("de") == "local:alt"
+    assert basemap.options("de")[-3:] == ["local:alt", "local:neu", "none"]
+
+
+def test_pages_on_local_tiles_say_so(mounted, monkeypatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    import_city_set(mounted, zooms=range(9, 15))
+    monkeypatch.setenv("LAGEBILD_TILES", "local")
+    at = AppTest.from_file(str(tiles.DEFAULT_STORE.parents[1] / "dashboard.py"), default_timeout=120)
+    at.run()
+    at.switch_page("pages/lagebild.py")
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.sidebar.selectbox(key="base_tiles").value == "local:stadtplan"
+    assert any("alle vom App-Server" in c.value for c in at.caption)
+    at.sidebar.selectbox(key="base_tiles").set_value("none").run()  # chosen in the UI
+    assert not any("alle vom App-Server" in c.value for c in at.caption)
+    at.switch_page("pages/uebersicht.py").run()
+    assert at.sidebar.selectbox(key="base_tiles").value == "none"  # the choice survives a page switch
+    at.sidebar.selectbox(key="base_tiles").set_value("local:stadtplan").run()
+    at.switch_page("pages/praesentation.py")
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("deckt diese Ansicht ab" in c.value for c in at.caption)

@@ -15,8 +15,8 @@ from PIL import Image, ImageDraw
 
 from data import tiles
 
-#: The colour of generated tiles (a green no map layer uses; the Leaflet background is #ddd).
-TILE_RGB = (40, 170, 110)
+#: The colour of generated tiles (a pale green no map layer uses; Leaflet's background is #ddd).
+TILE_RGB = (214, 232, 200)
 #: The demo city (Hamm) with a margin.
 HAMM_BBOX = (7.65, 51.58, 8.02, 51.78)
 
@@ -25,8 +25,8 @@ def tile_png(z: int, x: int, y: int, rgb: tuple[int, int, int] = TILE_RGB, fmt: 
     """A 256 px tile in one colour with its z/x/y written on it (so tiles differ)."""
     img = Image.new("RGB", (256, 256), rgb)
     draw = ImageDraw.Draw(img)
-    draw.rectangle([0, 0, 255, 255], outline=(20, 90, 60))
-    draw.text((10, 10), f"{z}/{x}/{y}", fill=(255, 255, 255))
+    draw.rectangle([0, 0, 255, 255], outline=(150, 170, 140))
+    draw.text((10, 10), f"{z}/{x}/{y}", fill=(90, 110, 80))
     out = io.BytesIO()
     img.save(out, format=fmt)
     return out.getvalue()
@@ -66,6 +66,8 @@ class TileServer:
     """
 
     def __init__(self, rgb: tuple[int, int, int] = TILE_RGB, max_age: int | None = None) -> None:
+        #: what stamps a request (``times``): the monotonic clock, or a test's virtual clock
+        self.clock = time.monotonic
         self.requests: list[str] = []
         self.times: list[float] = []
         self.agents: list[str] = []
@@ -77,7 +79,7 @@ class TileServer:
             def do_GET(self) -> None:
                 with lock:
                     outer.requests.append(self.path)
-                    outer.times.append(time.monotonic())
+                    outer.times.append(outer.clock())
                     outer.agents.append(self.headers.get("User-Agent", ""))
                     n = len(outer.requests)
                 if outer.fail_from is not None and n >= outer.fail_from:

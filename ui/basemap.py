@@ -142,25 +142,40 @@ def resolve(choice: str, lang: str, cache: bool, env: Mapping[str, str] | None =
     return geo_tiles.online_layer(choice, source), None
 
 
+def _keep(key: str) -> None:
+    st.session_state[f"_keep_{key}"] = st.session_state[key]
+
+
+def _seeded(key: str, default) -> dict:
+    """Bind a widget to a kept value: Streamlit scopes widget state to the page that drew it,
+    so without this a page switch would reset the choice (as the chrome does for filters)."""
+    ss = st.session_state
+    kept = f"_keep_{key}"
+    if kept not in ss:
+        ss[kept] = default
+    ss[key] = ss[kept]
+    return {"key": key, "on_change": _keep, "args": (key,)}
+
+
 def sidebar(lang: str) -> None:
     """The base map selector (and the cache switch) in the sidebar."""
     opts = options(lang)
     conf = configured(lang)
     if conf not in opts:
         opts = [conf, *opts]
-    if st.session_state.get(K_CHOICE) not in opts:
-        st.session_state[K_CHOICE] = conf
-    st.sidebar.selectbox(t("basemap.label", lang), opts, key=K_CHOICE, format_func=lambda c: label(c, lang)
-                         if c != "local:" else label("local:local", lang))
+    if st.session_state.get(f"_keep_{K_CHOICE}") not in opts:
+        st.session_state[f"_keep_{K_CHOICE}"] = conf
+    st.sidebar.selectbox(t("basemap.label", lang), opts, **_seeded(K_CHOICE, conf),
+                         format_func=lambda c: label(c if c != "local:" else "local:local", lang))
     if route_mounted():
-        st.session_state.setdefault(K_CACHE, cache_default())
-        st.sidebar.toggle(t("basemap.cache", lang), key=K_CACHE, help=t("basemap.cache_help", lang))
+        st.sidebar.toggle(t("basemap.cache", lang), help=t("basemap.cache_help", lang),
+                          **_seeded(K_CACHE, cache_default()))
 
 
 def current(lang: str) -> str | BaseLayer:
     """The tiles of this session (sidebar choice, else ``LAGEBILD_TILES``); warns once per run."""
-    choice = st.session_state.get(K_CHOICE) or configured(lang)
-    cache = bool(st.session_state.get(K_CACHE, cache_default())) and route_mounted()
+    choice = st.session_state.get(f"_keep_{K_CHOICE}") or configured(lang)
+    cache = bool(st.session_state.get(f"_keep_{K_CACHE}", cache_default())) and route_mounted()
     tiles, warning = resolve(choice, lang, cache)
     if warning:
         st.warning(warning, icon=":material/map:")

@@ -9,7 +9,7 @@ cache miss.
 - ``cache``: an online source the app registered (its URL template comes from the server's
   configuration, never from the request, so the route is no open proxy): the tile from the
   cache while it is younger than 7 days, else fetched from the source (identifying
-  User-Agent, at most :data:`UPSTREAM_CONNECTIONS` at a time) and kept; when the source
+  User-Agent, at most two downloads at a time) and kept; when the source
   cannot be reached, whatever the cache holds. The header ``X-Lagebild-Tile`` says where a
   tile came from (local, cache, fetched, stale).
 
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -30,8 +29,6 @@ from starlette.routing import Route
 from data import tiles as store_tiles
 
 MOUNTED_ENV = "LAGEBILD_TILE_ROUTE"
-UPSTREAM_CONNECTIONS = 2
-_upstream = threading.BoundedSemaphore(UPSTREAM_CONNECTIONS)
 _Y = re.compile(r"^(\d+)(?:\.(png|jpg|jpeg|webp))?$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -58,9 +55,7 @@ def _lookup(kind: str, name: str, z: int, x: int, y: int) -> Response:
         return _tile(data, store_tiles._sniff(data) or tset.format, "local", 86400)
     if kind != "cache":
         return _not_found()
-    cache = store_tiles.TileCache(store)
-    with _upstream:
-        got = cache.get(name, z, x, y)
+    got = store_tiles.TileCache(store).get(name, z, x, y)
     if got is None:
         return _not_found()
     data, fmt, how = got
