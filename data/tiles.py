@@ -397,6 +397,8 @@ def import_mbtiles(path: str | Path, name: str | None = None, store: str | Path 
                             f"tiles (PNG or JPEG), e.g. with QGIS 'Generate XYZ tiles (MBTiles)'")
         if fmt and fmt not in FORMATS:
             raise TileError(f"{path}: metadata 'format' must be png, jpg or webp, got {meta.get('format')!r}")
+        # MBTiles rows are TMS; a few writers mark XYZ rows with a non-standard "scheme" entry.
+        xyz_rows = str(meta.get("scheme") or "tms").strip().lower() == "xyz"
         staging.mkdir()
         seen: list[tuple[int, int, int]] = []
         size = 0
@@ -412,7 +414,7 @@ def import_mbtiles(path: str | Path, name: str | None = None, store: str | Path 
                 raise TileError(f"{path}: tile z={z} column={col} row={row} is not a PNG, JPEG or WebP image")
             if not fmt:
                 fmt = kind
-            y = n - 1 - row  # TMS -> XYZ
+            y = row if xyz_rows else n - 1 - row  # TMS -> XYZ
             target = staging / str(z) / str(col) / f"{y}.{fmt}"
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
@@ -731,7 +733,9 @@ def fetch(template: str, bbox: tuple[float, float, float, float], zooms: tuple[i
     if stopped:
         return FetchResult(fetched, skipped, total - fetched - skipped, total, requests,
                            None, error)
-    files = [p for p in target.rglob(f"*.{fmt}")] if fmt else []
+    if not fmt:  # every tile was there already (a run stopped after its last tile)
+        fmt = next((p.suffix[1:] for p in target.rglob("*") if p.suffix[1:] in FORMATS), "png")
+    files = list(target.rglob(f"*.{fmt}"))
     tset = TileSet(name=name, format=fmt or "png", minzoom=zooms[0], maxzoom=zooms[1], bounds=bbox,
                    attribution=clean_attribution(attribution), description="",
                    source="fetch", origin=template, tiles=len(files),

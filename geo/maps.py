@@ -728,8 +728,9 @@ def base_map(bounds: tuple[float, float, float, float], tiles: str | BaseLayer =
         LocalTileLayer(local, lang).add_to(m)
         m.options["min_zoom"] = local.min_zoom
         m.options["max_zoom"] = local.max_zoom
-        if local.bounds is not None:
+        if local.bounds is not None:  # the tile set's area (and the data's, never locked out of it)
             w, s, e, n = local.bounds
+            w, s, e, n = min(w, minlon), min(s, minlat), max(e, maxlon), max(n, maxlat)
             m.options["max_bounds"] = [[s - 0.05, w - 0.05], [n + 0.05, e + 0.05]]
     m.add_child(_Css(), name="lagebild_css")
     m.fit_bounds([[minlat, minlon], [maxlat, maxlon]])

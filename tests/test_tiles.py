@@ -496,3 +496,17 @@ def test_pages_on_local_tiles_say_so(mounted, monkeypatch) -> None:
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     assert any("deckt diese Ansicht ab" in c.value for c in at.caption)
+
+
+def test_mbtiles_marked_xyz_are_not_flipped(store, tmp_path) -> None:
+    path = tmp_path / "xyz.mbtiles"
+    write_mbtiles(path, [(12, 2136, 1367)], {"format": "png", "scheme": "xyz"})
+    tset = tiles.import_mbtiles(path, store=store)
+    assert tset.has(12, 2136, 4095 - 1367)  # the row as written, taken as XYZ
+
+
+def test_map_bounds_never_lock_out_the_data(store) -> None:
+    small = tiles.import_mbtiles(_mbtiles(store.parent / "k.mbtiles", [(12, 2136, 1367)]), "k", store)
+    m = maps.base_map(HAMM_BBOX, tiles=geo_tiles.local_layer(small))
+    (s, w), (n, e) = m.options["max_bounds"]
+    assert w <= HAMM_BBOX[0] and s <= HAMM_BBOX[1] and e >= HAMM_BBOX[2] and n >= HAMM_BBOX[3]

@@ -18,7 +18,6 @@ The store is read from ``LAGEBILD_STORE`` at each request (as the rest of the ap
 
 from __future__ import annotations
 
-import os
 import re
 
 from starlette.concurrency import run_in_threadpool
@@ -72,6 +71,5 @@ async def tile_endpoint(request: Request) -> Response:
 
 
 def routes() -> list[Route]:
-    """The tile routes; also marks this process as serving them (pages then use local tiles)."""
-    os.environ[MOUNTED_ENV] = "1"
+    """The tile routes (``app.py`` mounts them and sets :data:`MOUNTED_ENV`, so pages use them)."""
     return [Route("/tiles/{kind:str}/{name:str}/{z:int}/{x:int}/{y:str}", tile_endpoint, methods=["GET"])]

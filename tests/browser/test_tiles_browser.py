@@ -66,7 +66,11 @@ def test_presentation_picks_local_tiles_that_cover_the_view(local_server, page) 
     frame.wait_for_function(ALL_TILES_LOADED, timeout=60_000)
     assert all("/tiles/set/stadtplan/" in s for s in tile_sources(frame))
     assert page.get_by_text("deckt diese Ansicht ab, ohne Internet").first.is_visible()
+    assert "© Stadt Hamm, Geoinformation" in frame.locator(".leaflet-control-attribution").inner_text()
     assert page.recorder.external == []
+    page.set_viewport_size({"width": 1500, "height": 1250})  # the note under the map in the picture
+    frame.wait_for_function(ALL_TILES_LOADED, timeout=60_000)
+    page.get_by_text("deckt diese Ansicht ab, ohne Internet").first.scroll_into_view_if_needed()
     path = screenshot(page, "praesentation-local-tiles")
     assert path.stat().st_size > 50_000
 
