@@ -632,7 +632,7 @@ class Budget:
 class FetchResult:
     fetched: int
     skipped: int
-    failed: int
+    missing: int  # tiles still to fetch (a stopped run)
     total: int
     requests: int
     tileset: TileSet | None

@@ -165,7 +165,7 @@ def _run_fetch(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("interrupted: the tiles so far are kept; run the same command again to resume", file=sys.stderr)
         return 1
-    summary = {"fetched": result.fetched, "skipped": result.skipped, "failed": result.failed,
+    summary = {"fetched": result.fetched, "skipped": result.skipped, "missing": result.missing,
                "total": result.total, "requests": result.requests, "name": name, "error": result.error}
     if result.tileset is None:
         print(f"stopped after {result.fetched} new tiles ({result.skipped} present): {result.error}; "
