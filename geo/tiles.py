@@ -25,8 +25,10 @@ ROUTE = "/tiles"
 #: Export budget: at most this many tiles / bytes embedded in one HTML map.
 EMBED_MAX_TILES = 600
 EMBED_MAX_BYTES = 30 * 1024 * 1024
-#: The map size conference mode and exports assume when judging coverage.
+#: The map size exports assume (the PNG export's viewport).
 VIEW_SIZE = (1400, 900)
+#: The map sizes of the Präsentation page (full width, and the gap view's 3/5 column; 700 px high).
+CONFERENCE_SIZES = ((1400, 700), (850, 700))
 BLANK_TILE = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42m"
               "NkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
 
@@ -118,10 +120,13 @@ def for_export(tiles):
 
 def coverage(layer: BaseLayer, bbox: tuple[float, float, float, float],
              size: tuple[int, int] = VIEW_SIZE) -> tuple[int, int, int]:
-    """(tiles present, tiles needed, zoom) for ``bbox`` at the zoom a map of ``size`` fits it to."""
-    z = store_tiles.fit_zoom(bbox, *size)
-    z = min(max(z, layer.min_zoom), layer.max_zoom)
-    if not layer.served_by_app:
+    """(tiles present, tiles needed, zoom) for ``bbox`` at the zoom a map of ``size`` fits it to.
+
+    Above the layer's highest zoom its top tiles are scaled up (they count); below its lowest
+    zoom it has nothing (the map could not show the whole view).
+    """
+    z = min(store_tiles.fit_zoom(bbox, *size), layer.max_zoom)
+    if not layer.served_by_app or z < layer.min_zoom:
         return 0, len(list(store_tiles.tiles_in_bbox(bbox, z))), z
     tset = layer.tileset()
     needed = list(store_tiles.tiles_in_bbox(bbox, z))
@@ -136,14 +141,25 @@ def covers(layer: BaseLayer, bbox: tuple[float, float, float, float],
 
 
 def conference_choice(configured, candidates: list[BaseLayer], bbox: tuple[float, float, float, float],
-                      lang: str, online_names: Mapping[str, str] | None = None):
+                      lang: str, online_names: Mapping[str, str] | None = None,
+                      sizes: tuple[tuple[int, int], ...] = CONFERENCE_SIZES):
     """Conference mode: the first local candidate that covers the view, else ``configured``.
+
+    Covers = it holds every tile of the view's area (``bbox``) at each zoom the page's maps
+    (``sizes``) fit the view to.
 
     Returns (tiles for the map, a sentence saying which base map and why).
     """
     best = None
     for layer in candidates:
-        have, need, z = coverage(layer, bbox)
+        have = need = 0
+        zooms: set[int] = set()
+        for size in sizes:  # every zoom the page's maps fit the view to
+            h, n, z = coverage(layer, bbox, size)
+            if z not in zooms:
+                zooms.add(z)
+                have, need = have + h, need + n
+        z = "/".join(str(v) for v in sorted(zooms))
         if need and have == need:
             return layer, t("tiles.conference.local", lang, label=layer.label(lang))
         if best is None or have / max(need, 1) > best[1] / max(best[2], 1):

@@ -100,13 +100,13 @@ tiles, tiles_note = widgets.conference_tiles(lang, presentation.bounds(bundle, f
 map_view, chart_view = presentation.export_views(view)
 if view == "hotspots":
     widgets.show_map(presentation.view_map(bundle, anon, f, lang, tiles, view), key="pr_map_hotspots",
-                     height=700)
+                     height=700, tiles_note=False)
     st.caption(md_escape(tiles_note))
 elif view == "gap":
     left, right = st.columns([3, 2])
     with left:
         widgets.show_map(presentation.view_map(bundle, anon, f, lang, tiles, view), key="pr_map_gap",
-                         height=700)
+                         height=700, tiles_note=False)
         st.caption(md_escape(tiles_note))
     with right:
         gaps = presentation.gap_table(anon, lang)

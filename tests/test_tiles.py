@@ -334,6 +334,9 @@ def test_conference_choice_picks_local_tiles_only_when_they_cover_the_view(store
     assert chosen == full and "deckt diese Ansicht ab" in note
     chosen, note = geo_tiles.conference_choice("none", [small], HAMM_BBOX, "de")
     assert chosen == "none" and "decken diese Ansicht nicht ab" in note and "keiner" in note
+    zoomed_in = geo_tiles.local_layer(import_city_set(store, zooms=[13, 14], name="nah"))
+    chosen, note = geo_tiles.conference_choice("none", [zoomed_in], HAMM_BBOX, "de")
+    assert chosen == "none" and "bei Zoom 11" in note  # the whole city needs zoom 11
     chosen, note = geo_tiles.conference_choice("osm", [], HAMM_BBOX, "en", {"osm": "OpenStreetMap"})
     assert chosen == "osm" and note == "No local tiles; base map: OpenStreetMap from the internet."
 

@@ -88,9 +88,10 @@ def kpi_tiles(kpis: list[Kpi], lang: str, per_row: int = 3) -> None:
                        delta_arrow=text.arrow, help=text.help, border=True)
 
 
-def show_map(m: folium.Map, key: str, height: int = 620) -> None:
-    """Render a folium map; map interactions do not rerun the page."""
+def show_map(m: folium.Map, key: str, height: int = 620, tiles_note: bool = True) -> None:
+    """Render a folium map; map interactions do not rerun the page. Under a map on tiles the
+    app serves, a line says which tiles are local (``tiles_note=False``: the page says it)."""
     st_folium(m, key=key, height=height, use_container_width=True, returned_objects=[])
     layer = base_layer(m)
-    if layer is not None and layer.base.served_by_app:  # say which tiles are local
+    if tiles_note and layer is not None and layer.base.served_by_app:  # say which tiles are local
         st.caption(basemap.caption(layer.base, chrome.current_lang()))
