@@ -839,34 +839,21 @@ class TileCache:
 
     def stats(self, key: str) -> tuple[int, list[int]]:
         """(tiles kept, zoom levels) of a source."""
-        folder = self.root / key
-        if not folder.is_dir():
-            return 0, []
-        n = 0
-        zooms = []
+        return folder_stats(self.root / key)
+
+
+def folder_stats(folder: Path) -> tuple[int, list[int]]:
+    """(tiles, zoom levels) of a folder of ``z/x/y.ext`` tiles."""
+    n = 0
+    zooms = []
+    if folder.is_dir():
         for zdir in folder.iterdir():
             if zdir.is_dir() and zdir.name.isdigit():
                 count = sum(1 for p in zdir.rglob("*") if p.suffix[1:] in FORMATS)
                 if count:
                     zooms.append(int(zdir.name))
                     n += count
-        return n, sorted(zooms)
-
-    def as_tileset(self, key: str) -> TileSet | None:
-        """The cached tiles of a source seen as a tile set (for exports and coverage)."""
-        source = self.source(key)
-        if source is None:
-            return None
-        n, zooms = self.stats(key)
-        fmt = "png"
-        for p in (self.root / key).rglob("*"):
-            if p.suffix[1:] in FORMATS:
-                fmt = p.suffix[1:]
-                break
-        return TileSet(name=f"cache-{key}", format=fmt, minzoom=min(zooms) if zooms else 0,
-                       maxzoom=max(zooms) if zooms else source.max_zoom,
-                       bounds=(-180.0, -85.0, 180.0, 85.0), attribution=source.attribution,
-                       source="cache", origin=source.url, tiles=n, root=self.root / key)
+    return n, sorted(zooms)
 
 
 def read_tile(tset: TileSet, z: int, x: int, y: int) -> bytes | None:

@@ -403,7 +403,7 @@ def test_report_pdf_map_carries_the_local_tiles(store) -> None:
     assert max(shares) > 0.2, shares
 
 
-def test_cache_as_tileset_and_embedding_skip_online_sources(store, tile_server) -> None:
+def test_cached_tiles_cover_embed_and_online_sources_do_not(store, tile_server) -> None:
     cache = tiles.TileCache(store)
     source = tiles.OnlineSource(tile_server.url, "© Test", 19)
     layer = geo_tiles.cache_layer("url", source, cache)
@@ -418,6 +418,7 @@ def test_cache_as_tileset_and_embedding_skip_online_sources(store, tile_server) 
     online = geo_tiles.online_layer("url", source)
     assert geo_tiles.embed_tiles(online, HAMM_BBOX) == ({}, 0, 19)
     assert geo_tiles.for_export(online) == "none" and geo_tiles.for_export(layer) is layer
+    assert cache.stats(source.key) == (need, [z_fit])
     shutil.rmtree(cache.root)
 
 

@@ -204,17 +204,7 @@ def local_candidates(lang: str) -> list[BaseLayer]:
 
 @st.cache_data(ttl=30, show_spinner=False)
 def _cache_stats(root: str) -> tuple[int, str]:
-    folder = Path(root)
-    n = 0
-    zooms = []
-    if folder.is_dir():
-        for zdir in folder.iterdir():
-            if zdir.is_dir() and zdir.name.isdigit():
-                c = sum(1 for p in zdir.rglob("*") if p.suffix[1:] in store_tiles.FORMATS)
-                if c:
-                    n += c
-                    zooms.append(int(zdir.name))
-    zooms.sort()
+    n, zooms = store_tiles.folder_stats(Path(root))
     text = "–" if not zooms else (f"{zooms[0]}" if len(zooms) == 1 else f"{zooms[0]}–{zooms[-1]}")
     return n, text
 
