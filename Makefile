@@ -35,8 +35,9 @@ chromium:
 	  echo "installing Debian's chromium with apt-get"; \
 	  $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y chromium; }
 
+# app.py = dashboard.py plus the app's own tile route (local base maps, cache of viewed tiles).
 run: assets chromium
-	$(BIN)/streamlit run dashboard.py --server.port $(PORT)
+	$(BIN)/streamlit run app.py --server.port $(PORT)
 
 lint: dev
 	$(BIN)/ruff check .

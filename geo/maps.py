@@ -44,6 +44,7 @@ from base.i18n import check_lang, fmt_number, register, t
 from data.contracts import FOCUS_KINDS, OFFICE_KINDS, PATROL_KINDS, TZ
 from data.opening import is_open, next_change
 from geo.assets import localize
+from geo.tiles import BLANK_TILE, VIEW_SIZE, BaseLayer, embed_tiles
 
 register({
     "map.layer.districts": ("Bezirke", "Districts"),
@@ -283,6 +284,68 @@ class _Css(_SafeMacroMixin, folium.MacroElement):
     def __init__(self) -> None:
         super().__init__()
         self._name = "LagebildCss"
+
+
+class LocalTileLayer(_SafeMacroMixin, folium.TileLayer):
+    """The base map from the app's own tile route (a local tile set or the viewed-tile cache).
+
+    :meth:`embed` swaps the route URLs for the tiles themselves (``data:`` URIs), so an
+    exported HTML file, PNG or PDF shows the base map with no request to any host.
+    """
+
+    _template = Template("{% macro script(this, kwargs) %}{{ this.script_js() }}{% endmacro %}")
+
+    def __init__(self, layer: BaseLayer, lang: str) -> None:
+        super().__init__(tiles=layer.url, attr=layer.attribution, name=layer.label(lang),
+                         min_zoom=layer.min_zoom, max_zoom=layer.max_zoom, max_native_zoom=layer.max_zoom,
+                         overlay=False, control=False)
+        self.base = layer
+        self.embedded: dict[str, str] | None = None
+        self.embedded_zooms: tuple[int, int] | None = None
+
+    def _leaflet_options(self) -> dict:
+        z0, z1 = self.embedded_zooms or (self.base.min_zoom, self.base.max_zoom)
+        options = {"minZoom": self.base.min_zoom, "maxZoom": max(self.base.max_zoom, z1),
+                   "minNativeZoom": z0, "maxNativeZoom": z1,
+                   "attribution": self.base.attribution, "noWrap": True}
+        if self.base.bounds is not None:
+            w, s, e, n = self.base.bounds
+            options["bounds"] = [[s, w], [n, e]]
+        return options
+
+    def script_js(self) -> str:
+        name = self.get_name()
+        if self.embedded is None:
+            return f"var {name} = L.tileLayer({to_js(self.base.url)}, {to_js(self._leaflet_options())});"
+        return (f"var {name}_tiles = {to_js(self.embedded)};\n"
+                f"var {name} = new (L.TileLayer.extend({{getTileUrl: function (c) {{"
+                f"return {name}_tiles[this._getZoomForUrl() + '/' + c.x + '/' + c.y] || {to_js(BLANK_TILE)};"
+                f"}}}}))('', {to_js(self._leaflet_options())});")
+
+    def embed(self, bounds: tuple[float, float, float, float], size: tuple[int, int] = VIEW_SIZE) -> int:
+        """Carry the local tiles that a ``size`` view of ``bounds`` shows; returns how many."""
+        tiles, z0, z1 = embed_tiles(self.base, bounds, size)
+        self.embedded = tiles
+        self.embedded_zooms = (z0, z1)
+        return len(tiles)
+
+
+def base_layer(m: folium.Map) -> LocalTileLayer | None:
+    """The app-served base layer of a map (None for online tiles or none)."""
+    for child in m._children.values():
+        if isinstance(child, LocalTileLayer):
+            return child
+    return None
+
+
+def embed_base_tiles(m: folium.Map, size: tuple[int, int] = VIEW_SIZE) -> int:
+    """Embed the local base tiles of ``m`` (see :meth:`LocalTileLayer.embed`); 0 when it has none."""
+    layer = base_layer(m)
+    bounds = getattr(m, "fitted_bounds", None)
+    if layer is None or not bounds:
+        return 0
+    (s, w), (n, e) = bounds
+    return layer.embed((w, s, e, n), size)
 
 
 class LagebildMap(folium.Map):
@@ -636,16 +699,18 @@ def _class_labels(breaks: np.ndarray, lang: str, decimals: int, integers: bool =
 # --- base map -----------------------------------------------------------------------------------
 
 
-def base_map(bounds: tuple[float, float, float, float], tiles: str = "osm", lang: str = "de",
+def base_map(bounds: tuple[float, float, float, float], tiles: str | BaseLayer = "osm", lang: str = "de",
              height: int | str = "100%") -> LagebildMap:
     """An empty Lagebild map fitted to ``bounds`` = (min lon, min lat, max lon, max lat).
 
     ``tiles``: ``osm``, ``basemap`` (basemap.de colour), ``basemap-grau`` or ``none`` (no
-    tile layer: the map loads nothing from any host). Assets are localized, the map has
-    a scale bar and a layer control (kept last).
+    tile layer: the map loads nothing from any host), or a :class:`geo.tiles.BaseLayer`
+    (tiles served by the app itself: the map's zoom range and bounds follow the tile set).
+    Assets are localized, the map has a scale bar and a layer control (kept last).
     """
     check_lang(lang)
-    source = tile_source(tiles)
+    local = tiles if isinstance(tiles, BaseLayer) else None
+    source = None if local is not None else tile_source(tiles)
     try:
         minlon, minlat, maxlon, maxlat = (float(b) for b in bounds)
     except (TypeError, ValueError):
@@ -659,6 +724,14 @@ def base_map(bounds: tuple[float, float, float, float], tiles: str = "osm", lang
         folium.TileLayer(tiles=source.url, attr=source.attribution(lang), name=t(f"map.tiles.{tiles}", lang),
                          max_zoom=source.max_zoom, max_native_zoom=source.max_zoom, overlay=False,
                          control=False).add_to(m)
+    if local is not None:
+        LocalTileLayer(local, lang).add_to(m)
+        m.options["min_zoom"] = local.min_zoom
+        m.options["max_zoom"] = local.max_zoom
+        if local.bounds is not None:  # the tile set's area (and the data's, never locked out of it)
+            w, s, e, n = local.bounds
+            w, s, e, n = min(w, minlon), min(s, minlat), max(e, maxlon), max(n, maxlat)
+            m.options["max_bounds"] = [[s - 0.05, w - 0.05], [n + 0.05, e + 0.05]]
     m.add_child(_Css(), name="lagebild_css")
     m.fit_bounds([[minlat, minlon], [maxlat, maxlon]])
     m.fitted_bounds = [[minlat, minlon], [maxlat, maxlon]]

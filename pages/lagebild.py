@@ -66,13 +66,13 @@ with st.expander(t("export.title", lang), icon=":material/ios_share:"):
     with c2:
         ui_exports.download(
             t("export.html", lang),
-            lambda: exports.standalone_map_html(export_map(widgets.tiles()), title, alt,
+            lambda: exports.standalone_map_html(export_map(widgets.tiles(lang)), title, alt,
                                                 lang).encode("utf-8"),
             f"lagebild_{period}.html", "text/html", key="lb_html")
 
         def make_map_png(progress) -> bytes:
             progress(t("export.step.html", lang))
-            page = exports.standalone_map_html(export_map("none"), title, alt, lang)
+            page = exports.standalone_map_html(export_map(widgets.export_tiles(lang)), title, alt, lang)
             progress(t("export.step.render", lang))
             return exports.map_png(page, title, alt)
 
@@ -83,5 +83,5 @@ with st.expander(t("export.title", lang), icon=":material/ios_share:"):
         ui_exports.long_export(
             t("export.pdf", lang), "lb_pdf", key,
             lambda progress: report.quarter_report(ctx.bundle, model, f, lang, k=None, who=who,
-                                                   progress=progress),
+                                                   progress=progress, tiles=widgets.tiles(lang)),
             f"quartalsbericht_{period}.pdf", "application/pdf", lang)

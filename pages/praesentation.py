@@ -12,6 +12,7 @@ import streamlit as st
 
 from base.i18n import md_escape, register, t
 from data.privacy import k_from_env
+from geo import tiles as geo_tiles
 from ui import chrome, widgets
 from ui import exports as ui_exports
 from viz import exports, pagedata, presentation, report
@@ -94,16 +95,19 @@ st.badge(t("pres.badge", lang, k=k), icon=":material/shield:", color="blue",
 note = t("pres.suppressed_note", lang, n=anon.suppressed, k=k) if anon.suppressed else ""
 st.caption(md_escape(" · ".join(x for x in (scope, note) if x)))
 
-tiles = widgets.tiles()
+# Conference mode: the app's local tiles when they cover the view (said under the map).
+tiles, tiles_note = widgets.conference_tiles(lang, presentation.bounds(bundle, f))
 map_view, chart_view = presentation.export_views(view)
 if view == "hotspots":
     widgets.show_map(presentation.view_map(bundle, anon, f, lang, tiles, view), key="pr_map_hotspots",
-                     height=700)
+                     height=700, tiles_note=False)
+    st.caption(md_escape(tiles_note))
 elif view == "gap":
     left, right = st.columns([3, 2])
     with left:
         widgets.show_map(presentation.view_map(bundle, anon, f, lang, tiles, view), key="pr_map_gap",
-                         height=700)
+                         height=700, tiles_note=False)
+        st.caption(md_escape(tiles_note))
     with right:
         gaps = presentation.gap_table(anon, lang)
         if gaps.empty:
@@ -153,7 +157,7 @@ with st.expander(t("export.title", lang), icon=":material/ios_share:"):
 
         def make_map_png(progress) -> bytes:
             progress(t("export.step.html", lang))
-            m = presentation.view_map(bundle, anon, f, lang, "none", map_view)
+            m = presentation.view_map(bundle, anon, f, lang, geo_tiles.for_export(tiles), map_view)
             page = exports.standalone_map_html(m, map_title, map_alt, lang)
             progress(t("export.step.render", lang))
             return exports.map_png(page, map_title, map_alt)
@@ -170,5 +174,6 @@ with st.expander(t("export.title", lang), icon=":material/ios_share:"):
         who = t(f"role.{ctx.principal.role}", lang)  # no e-mail address on a handout
         ui_exports.long_export(
             t("export.pdf", lang), "pr_pdf", key,
-            lambda progress: report.quarter_report(bundle, model, f, lang, k=k, who=who, progress=progress),
+            lambda progress: report.quarter_report(bundle, model, f, lang, k=k, who=who, progress=progress,
+                                                   tiles=tiles),
             f"quartalsbericht_anonymisiert_{period}.pdf", "application/pdf", lang)

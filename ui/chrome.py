@@ -23,7 +23,7 @@ from data.folder import DataBundle, DataFolderError
 from data.periods import latest_complete_quarter, parse_quarter, quarter_label
 from data.roles import LOCAL_ADMIN, Principal, check_role
 from data.sources import Source
-from ui import auth, cache
+from ui import auth, basemap, cache
 from viz.exports import csv_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -382,6 +382,7 @@ def page() -> Context:
     _restore_from_url(vocab, default)
     _sanitise_widget_state(vocab, default)
     filters = _filter_widgets(bundle, vocab, lang)
+    basemap.sidebar(lang)
     notices = st.session_state.get(_NOTICES)
     if notices:
         st.warning(t("chrome.url_notice", lang, items=md_escape("; ".join(notices))))

@@ -33,9 +33,11 @@ register({
     "export.step.render": ("In Chromium zeichnen …", "Rendering in Chromium …"),
     "export.hint": (
         "Exporte zeigen genau diese Ansicht: dieselben Filter, dieselbe Rolle{anon}. Bilder und "
-        "PDF entstehen lokal in Chromium, ohne Internet; Karten-Bilder ohne Hintergrundkacheln.",
+        "PDF entstehen lokal in Chromium, ohne Internet; Karten-Bilder zeigen die Hintergrundkarte nur, "
+        "wenn die App ihre Kacheln lokal hat (Kachelsatz oder Kachel-Cache).",
         "Exports show exactly this view: the same filters, the same role{anon}. Images and the PDF "
-        "are made locally in Chromium without internet; map images have no background tiles."),
+        "are made locally in Chromium without internet; map images show the base map only when the app "
+        "has its tiles locally (tile set or tile cache)."),
     "export.hint_anon": (", anonymisiert mit k ≥ {k}", ", anonymised with k ≥ {k}"),
 })
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import os
 
 import folium
 import streamlit as st
@@ -13,21 +12,33 @@ from base.i18n import t
 from data.filters import Filters
 from data.kpis import Kpi
 from geo import model as geo_model
-from geo.maps import TILES
-from ui import chrome
+from geo import tiles as geo_tiles
+from geo.maps import base_layer
+from geo.tiles import BaseLayer
+from ui import basemap, chrome
 from ui.chrome import Context
 from viz import pagedata
 from viz.kpi_text import kpi_text
 from viz.pagedata import RESOLUTIONS
 
 
-def tiles() -> str:
-    """Base tiles from ``LAGEBILD_TILES`` (osm, basemap, basemap-grau, none)."""
-    value = os.environ.get("LAGEBILD_TILES", "osm").strip() or "osm"
-    if value not in TILES:
-        st.warning(f"LAGEBILD_TILES={value!r} unknown; using 'osm' (valid: {', '.join(TILES)})")
-        return "osm"
-    return value
+def tiles(lang: str | None = None) -> str | BaseLayer:
+    """The base map of this session: the sidebar's choice, else ``LAGEBILD_TILES`` (osm, basemap,
+    basemap-grau, url, local, local:NAME, none), through the viewed-tile cache when it is on
+    (see :mod:`ui.basemap`)."""
+    return basemap.current(lang or chrome.current_lang())
+
+
+def export_tiles(lang: str | None = None) -> str | BaseLayer:
+    """The base map for image exports: the session's tiles when the app has them locally, else none."""
+    return geo_tiles.for_export(tiles(lang))
+
+
+def conference_tiles(lang: str, bounds: tuple[float, float, float, float]) -> tuple[str | BaseLayer, str]:
+    """Conference mode: local tiles when they cover the view, else the configured ones; and a note."""
+    configured = tiles(lang)
+    names = {k: basemap.label(k, lang) for k in basemap.online_sources(lang)}
+    return geo_tiles.conference_choice(configured, basemap.local_candidates(lang), bounds, lang, names)
 
 
 @st.cache_resource(show_spinner=False, max_entries=6)
@@ -77,6 +88,10 @@ def kpi_tiles(kpis: list[Kpi], lang: str, per_row: int = 3) -> None:
                        delta_arrow=text.arrow, help=text.help, border=True)
 
 
-def show_map(m: folium.Map, key: str, height: int = 620) -> None:
-    """Render a folium map; map interactions do not rerun the page."""
+def show_map(m: folium.Map, key: str, height: int = 620, tiles_note: bool = True) -> None:
+    """Render a folium map; map interactions do not rerun the page. Under a map on tiles the
+    app serves, a line says which tiles are local (``tiles_note=False``: the page says it)."""
     st_folium(m, key=key, height=height, use_container_width=True, returned_objects=[])
+    layer = base_layer(m)
+    if tiles_note and layer is not None and layer.base.served_by_app:  # say which tiles are local
+        st.caption(basemap.caption(layer.base, chrome.current_lang()))

@@ -12,7 +12,7 @@ Nothing is downloaded and nothing leaves the machine:
 - The map becomes PNG, and the report PDF, through Playwright driving the same Chromium:
   the standalone HTML is loaded with every request outside ``file:``/``data:``/``about:``
   aborted (and counted), so the images show exactly what works offline. Maps for images
-  are built without base tiles.
+  carry only base tiles the app has locally (embedded as ``data:`` URIs), never online ones.
 
 Images carry their alt text: PNG text chunks ``Title`` and ``Description``; ``alt`` on the
 ``<img>`` elements of the report (the PDF is tagged, so the alt text reaches the PDF).
@@ -40,7 +40,7 @@ from PIL import Image, PngImagePlugin
 from base.i18n import check_lang
 from data.csvsafe import neutralise_formulas
 from geo.assets import VENDOR_DIR, inline_assets, install
-from geo.maps import map_html, to_js
+from geo.maps import embed_base_tiles, map_html, to_js
 
 CHROMIUM = os.environ.get("LAGEBILD_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -115,10 +115,12 @@ def standalone_map_html(m, title: str, alt: str, lang: str = "de") -> str:
     """The map as one HTML file that works offline: every Leaflet asset inlined.
 
     ``title`` becomes the document title, ``alt`` its description (a ``<meta>`` and the
-    map's accessible label). With tiles other than ``none`` the base tiles still come from
-    their server when the file is opened online; everything else is in the file.
+    map's accessible label). Base tiles served by the app (a local tile set, the cache of
+    viewed tiles) are embedded as ``data:`` URIs for the view (:func:`geo.maps.embed_base_tiles`);
+    other online tiles still come from their server when the file is opened online.
     """
     check_lang(lang)
+    embed_base_tiles(m)
     text = inline_assets(map_html(m), source=_vendor_dir())
     head = (f'<title>{html.escape(title)}</title>\n<meta name="description" content="{html.escape(alt)}">\n'
             f'<meta name="generator" content="Lagebild">')
@@ -223,6 +225,8 @@ def _map_png(context, page_html: str, width: int, height: int, log: BrowserLog) 
     page.wait_for_selector(".leaflet-container", timeout=30_000)
     page.wait_for_function("() => document.querySelectorAll('.leaflet-interactive').length > 0 || "
                            "document.querySelector('.leaflet-control-layers')", timeout=30_000)
+    page.wait_for_function("() => Array.from(document.querySelectorAll('img.leaflet-tile'))"
+                           ".every(i => i.complete)", timeout=30_000)
     page.wait_for_timeout(300)  # fitBounds and legends settle
     log.drawn = page.locator(".leaflet-interactive").count()
     return page.screenshot(type="png")

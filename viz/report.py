@@ -26,6 +26,7 @@ from data.periods import quarter_label
 from data.privacy import check_k
 from geo import maps
 from geo.model import SpatialModel, gap, hotspots
+from geo.tiles import for_export
 from viz import charts, exports, pagedata, presentation
 from viz.kpi_text import kpi_text
 
@@ -80,9 +81,9 @@ def _kpis(bundle: DataBundle, model: SpatialModel, f: Filters, lang: str, k: int
     return out
 
 
-def _full_map(bundle: DataBundle, model: SpatialModel, f: Filters, lang: str):
+def _full_map(bundle: DataBundle, model: SpatialModel, f: Filters, lang: str, tiles="none"):
     table = pagedata.district_table(bundle, model, f)
-    m = maps.base_map(presentation.bounds(bundle, f), tiles="none", lang=lang)
+    m = maps.base_map(presentation.bounds(bundle, f), tiles=for_export(tiles), lang=lang)
     frame, title = pagedata._district_layer_frame(bundle, table, "per_1000", lang)
     if f.districts:
         frame = frame[frame["district_id"].isin(f.districts)]
@@ -98,8 +99,11 @@ def _full_map(bundle: DataBundle, model: SpatialModel, f: Filters, lang: str):
 
 def quarter_report(bundle: DataBundle, model: SpatialModel, f: Filters, lang: str, *, k: int | None,
                    who: str, progress: Callable[[str], None] = lambda _: None,
-                   log: exports.BrowserLog | None = None) -> bytes:
-    """The PDF quarter report for the filters (``k``: anonymised conference flavour)."""
+                   log: exports.BrowserLog | None = None, tiles="none") -> bytes:
+    """The PDF quarter report for the filters (``k``: anonymised conference flavour).
+
+    ``tiles``: the view's base map; tiles the app has locally are embedded in the map image.
+    """
     if k is not None:
         k = check_k(k)
     scope = pagedata.scope_caption(bundle, f, lang)
@@ -107,7 +111,7 @@ def quarter_report(bundle: DataBundle, model: SpatialModel, f: Filters, lang: st
     kpis = _kpis(bundle, model, f, lang, k)
     tables: list[tuple[str, pd.DataFrame]] = []
     if k is None:
-        m, n_hot, n_gap = _full_map(bundle, model, f, lang)
+        m, n_hot, n_gap = _full_map(bundle, model, f, lang, tiles)
         trend = charts.quarter_trend(pagedata.quarter_series(bundle, f), lang, t("pres.view.trend", lang),
                                      y_title=t("chart.complaints", lang))
         table = pagedata.district_table(bundle, model, f)
@@ -124,7 +128,7 @@ def quarter_report(bundle: DataBundle, model: SpatialModel, f: Filters, lang: st
         trend_alt = t("pres.alt.trend", lang, first=quarters[0], last=quarters[-1])
     else:
         anon = presentation.anonymise(bundle, model, f, lang, k)
-        m = presentation.gap_map(bundle, anon, f, lang, "none")
+        m = presentation.gap_map(bundle, anon, f, lang, for_export(tiles))
         maps.add_hotspots(m, anon.cells[anon.cells["cls"].str.startswith("hot")], lang)
         n_hot = int(anon.cells["cls"].str.startswith("hot").sum())
         n_gap = len(anon.gap)

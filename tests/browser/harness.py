@@ -33,7 +33,8 @@ def _free_port() -> int:
 
 
 class StreamlitServer:
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], script: str = "dashboard.py") -> None:
+        """``streamlit run SCRIPT``: ``dashboard.py``, or ``app.py`` (with the app's tile route)."""
         self.port = _free_port()
         self.url = f"http://localhost:{self.port}"
         self.log = REPO / "test-output" / f"streamlit-{self.port}.log"
@@ -41,7 +42,7 @@ class StreamlitServer:
         full_env = {**os.environ, "LAGEBILD_TILES": "none", **env}
         self._fh = self.log.open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.port",
+            [sys.executable, "-m", "streamlit", "run", script, "--server.port",
              str(self.port), "--server.address", "127.0.0.1", "--server.headless", "true",
              "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
             cwd=REPO, env=full_env, stdout=self._fh, stderr=subprocess.STDOUT)
