@@ -24,6 +24,27 @@ EXTRA_COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None],
     "store": (import_cli.configure_store, import_cli.run_store),
 }
 
+#: Commands implemented above the data layer, by module name: ``export`` needs viz (the
+#: GeoPackage of the Lagebild), and ``data`` must not import viz (import-linter's layers
+#: contract). The command lives in the top-level package ``cli`` (a layer above viz) and is
+#: loaded here by name when the parser is built, so ``python -m data export`` works while
+#: no module of ``data`` imports anything above it. Each module has ``COMMAND = (configure, run)``.
+PLUGIN_COMMANDS: dict[str, str] = {"export": "cli.export"}
+
+
+def _plugin_commands() -> dict[str, tuple[Callable[[argparse.ArgumentParser], None],
+                                         Callable[[argparse.Namespace], int]]]:
+    import importlib
+
+    found = {}
+    for name, module in PLUGIN_COMMANDS.items():
+        try:
+            found[name] = importlib.import_module(module).COMMAND
+        except ModuleNotFoundError as exc:  # a checkout without cli/: the data tools still work
+            if exc.name is None or not module.startswith(exc.name):
+                raise
+    return found
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # exit 2 with a clear line, as argparse does
@@ -87,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("folder")
     check.add_argument("--max-errors", type=_non_negative, default=100)
     check.set_defaults(func=cmd_check)
-    for name, (configure, run) in EXTRA_COMMANDS.items():
+    for name, (configure, run) in {**EXTRA_COMMANDS, **_plugin_commands()}.items():
         p = sub.add_parser(name, help=(configure.__doc__ or "").strip() or None)
         configure(p)
         p.set_defaults(func=run)
