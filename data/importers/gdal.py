@@ -136,7 +136,7 @@ def _gdal_call(fmt: str, name: str, fn, *args: Any, **kwargs: Any) -> Any:
         raise ImportError_("gdal_bad", file=name, format=label(fmt), detail="out of memory") from None
     except Exception as exc:  # pyogrio.errors.*, RuntimeError from GDAL, ValueError, ...
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        detail = detail.replace("/vsimem/", "")[:300]
+        detail = re.sub(r"(/vsimem/)?pyogrio_[0-9a-f]{32}\S*", name, detail)[:300]
         raise ImportError_("gdal_bad", file=name, format=label(fmt), detail=detail) from None
 
 
@@ -155,7 +155,7 @@ def _read_layer(data: bytes, name: str, fmt: str, layer: str) -> tuple[pd.DataFr
     import pyogrio.raw
 
     info = _gdal_call(fmt, name, pyogrio.read_info, data, layer=layer)
-    count = int(info.get("features") or 0)
+    count = int(info.get("features") or 0)  # -1 when the driver cannot tell cheaply (GPX, KML)
     if count > MAX_FEATURES:
         raise ImportError_("gdal_too_many", file=name, layer=layer, count=count, limit=MAX_FEATURES)
     result = _gdal_call(fmt, name, pyogrio.raw.read, data, layer=layer, datetime_as_string=True,
@@ -236,7 +236,8 @@ def read(data: bytes, name: str, fmt: str, layer: str | None = None) -> GdalTabl
         chosen = layer
         if chosen is None:
             order = [n for n in GPX_DEFAULT_LAYERS if n in names] if fmt == "gpx" else names
-            counts = {n: int(_gdal_call(fmt, name, pyogrio.read_info, data, layer=n).get("features") or 0)
+            counts = {n: int(_gdal_call(fmt, name, pyogrio.read_info, data, layer=n,
+                                        force_feature_count=True).get("features") or 0)
                       for n in order}
             chosen = next((n for n in order if counts[n] != 0), order[0] if order else names[0])
             if len(names) > 1 and fmt != "kml":
