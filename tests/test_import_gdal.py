@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -169,3 +170,45 @@ def test_json_report_line_is_json(tmp_path: Path, capsys: pytest.CaptureFixture[
                               str(tmp_path / "s"), "--dry-run", "--json"], capsys)
     assert code == 0 and json.loads(out.strip().splitlines()[-1]) == last
     assert last["format"] == "flatgeobuf" and last["records_accepted"] == 2
+
+
+def test_gdal_fetches_nothing_from_the_network(tmp_path: Path) -> None:
+    """A GML's schemaLocation and a KML NetworkLink point at a local server: GDAL never asks it."""
+    import http.server
+    import threading
+
+    hits: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        gml = gml_districts(tmp_path / "d.gml").read_text(encoding="utf-8")
+        gml = gml.replace('xsi:schemaLocation="http://ogr.maptools.org/ d.xsd"',
+                          f'xsi:schemaLocation="http://ogr.maptools.org/ http://127.0.0.1:{port}/d.xsd"')
+        (tmp_path / "d.xsd").unlink(missing_ok=True)
+        (tmp_path / "remote.gml").write_text(gml, encoding="utf-8")
+        assert f"127.0.0.1:{port}" in gml
+        assert len(read_file(tmp_path / "remote.gml")) == 2
+        kml = (f'<?xml version="1.0"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+               f'<Style id="s"><IconStyle><Icon><href>http://127.0.0.1:{port}/icon.png</href></Icon></IconStyle>'
+               f'</Style><NetworkLink><Link><href>http://127.0.0.1:{port}/more.kml</href></Link></NetworkLink>'
+               f'<Placemark><name>A</name><styleUrl>http://127.0.0.1:{port}/style.kml#s</styleUrl>'
+               f'<Point><coordinates>7.8,51.68</coordinates></Point></Placemark></Document></kml>')
+        (tmp_path / "link.kml").write_text(kml, encoding="utf-8")
+        with contextlib.suppress(ImportError_):  # refusing the file is fine too; fetching is not
+            read_file(tmp_path / "link.kml")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert hits == []

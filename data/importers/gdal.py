@@ -124,8 +124,33 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
+#: GDAL settings for untrusted files: nothing is fetched from the network (a GML's
+#: ``xsi:schemaLocation``, xlinks, a KML NetworkLink, a remote style) and every HTTP request
+#: GDAL might still try goes to a dead local proxy.
+GDAL_SAFE_OPTIONS = {
+    "GML_DOWNLOAD_SCHEMA": "NO",
+    "GML_SKIP_RESOLVE_ELEMS": "ALL",
+    "GDAL_HTTP_PROXY": "127.0.0.1:9",
+    "GDAL_HTTP_TIMEOUT": "2",
+    "GDAL_HTTP_MAX_RETRY": "0",
+    "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".none",
+    "LIBKML_RESOLVE_STYLE": "NO",
+}
+_configured = False
+
+
+def _configure() -> None:
+    global _configured
+    if not _configured:
+        import pyogrio
+
+        pyogrio.set_gdal_config_options(GDAL_SAFE_OPTIONS)
+        _configured = True
+
+
 def _gdal_call(fmt: str, name: str, fn, *args: Any, **kwargs: Any) -> Any:
     """Run a pyogrio call; any GDAL failure becomes the normal whole-file report."""
+    _configure()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. "GPKG application_id, but non conformant file extension"
