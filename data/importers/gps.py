@@ -26,6 +26,7 @@ The result is a :class:`GpsReport`: an :class:`~data.importers.pipeline.ImportRe
 from __future__ import annotations
 
 import io
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -236,11 +237,7 @@ def suggest_gps_mapping(raw: RawTable) -> dict[str, str]:
     return out
 
 
-def _haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dp, dl = p2 - p1, np.radians(lon2 - lon1)
-    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 6371.0088 * 2 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+EARTH_RADIUS_KM = 6371.0088
 
 
 def _problem_rows(rows: list[int], column: str, values: list[object], reasons: list[str],
@@ -334,9 +331,10 @@ def validate_gps(raw: RawTable, mapping: Mapping[str, str] | None = None, *,
     elif len(fixes):
         notes.append(msg("note_no_districts", lang))
     # speed and duplicates, per device in time order; then patrols by gap
-    order = np.lexsort((fixes["row"].to_numpy(), fixes["time"].to_numpy(), fixes["device"].to_numpy()))
-    times = fixes["time"].to_numpy()
-    t_ns = pd.to_datetime(times, utc=True).as_unit("ns").asi8 if len(fixes) else np.empty(0, "int64")
+    times = fixes["time"].reset_index(drop=True)
+    t_ns = (pd.to_datetime(times, utc=True).dt.as_unit("ns").astype("int64").to_numpy()
+            if len(fixes) else np.empty(0, "int64"))
+    order = np.lexsort((fixes["row"].to_numpy(), t_ns, fixes["device"].to_numpy()))
     lat = fixes["lat"].to_numpy(float)
     lon = fixes["lon"].to_numpy(float)
     dev = fixes["device"].to_numpy()
@@ -346,19 +344,25 @@ def validate_gps(raw: RawTable, mapping: Mapping[str, str] | None = None, *,
     segments: list[list[int]] = []
     prev: int | None = None
     gap_ns = int(gap * 60e9)
-    for i in order:
+    # plain Python values in the loop (numpy scalars per fix would be ten times slower)
+    t_l, dev_l = t_ns.tolist(), dev.tolist()
+    rad_lat, rad_lon = np.radians(lat).tolist(), np.radians(lon).tolist()
+    cos_lat = np.cos(np.radians(lat)).tolist()
+    for i in order.tolist():
         if drop[i]:
             continue
-        if prev is None or dev[prev] != dev[i] or t_ns[i] - t_ns[prev] > gap_ns:
+        if prev is None or dev_l[prev] != dev_l[i] or t_l[i] - t_l[prev] > gap_ns:
             segments.append([i])
             patrol_of[i] = len(segments) - 1
             prev = i
             continue
-        dt_h = (t_ns[i] - t_ns[prev]) / 3.6e12
-        km = float(_haversine_km(lat[prev], lon[prev], lat[i], lon[i]))
+        dt_h = (t_l[i] - t_l[prev]) / 3.6e12
+        h = (math.sin((rad_lat[i] - rad_lat[prev]) / 2) ** 2
+             + cos_lat[prev] * cos_lat[i] * math.sin((rad_lon[i] - rad_lon[prev]) / 2) ** 2)
+        km = 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(max(h, 0.0), 1.0)))
         if dt_h <= 0:
             speed_rows.append(int(rownum[i]))
-            speed_vals.append(str(times[i]))
+            speed_vals.append(str(times.iat[i]))
             speed_reasons.append(msg("r_gps_duplicate", lang, previous=int(rownum[prev])))
             drop[i] = True
             continue
@@ -403,7 +407,7 @@ def validate_gps(raw: RawTable, mapping: Mapping[str, str] | None = None, *,
     keep = ~drop
     points = pd.DataFrame({
         "patrol_id": [ids[p] for p in patrol_of[keep]],
-        "time": fixes["time"].to_numpy()[keep],
+        "time": times[keep].reset_index(drop=True),
         "lat": lat[keep], "lon": lon[keep],
     })
     sort = np.lexsort((points["time"].to_numpy(), points["patrol_id"].to_numpy()))
