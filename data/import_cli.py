@@ -14,6 +14,13 @@ from typing import Any
 
 from data.contracts import DATASETS, FIELDS
 from data.importers.errors import DEFAULT_MAX_UPLOAD_MB, ImportError_
+from data.importers.gps import (
+    DEFAULT_GAP_MINUTES,
+    DEFAULT_MAX_SPEED_KMH,
+    GPS_KIND,
+    parse_device_mapping,
+    prepare_gps_import,
+)
 from data.importers.messages import LANGS, msg
 from data.importers.pipeline import DEFAULT_FIELD, prepare_import
 
@@ -23,7 +30,16 @@ Import a file as one data set into the local store (all or nothing).
 Formats (recognised by content): GeoJSON (FeatureCollection, Feature, Geometry,
 GeometryCollection; "crs" member; 3D/4D positions), zipped Shapefile (.shp .shx .dbf .prj
 [.cpg]; CRS from the .prj), CSV (German Excel: ; , cp1252, dd.mm.yyyy; or comma, UTF-8,
-ISO or US dates), XLSX, Open311 GeoReport v2 JSON (complaints only).
+ISO or US dates), XLSX, Open311 GeoReport v2 JSON (complaints only), and through GDAL:
+GeoPackage (--layer chooses the layer; CRS from the file), KML/KMZ (folders as the column
+"folder"), GPX, FlatGeobuf, GML.
+
+KIND gps: GPS fixes (a GPX file or a CSV with device/unit, time and coordinates) become
+patrols + patrol_points: a patrol is one device's run of fixes without a break longer than
+--gap-minutes. The patrol kind comes from --set kind=kod|joint|police (all devices) or
+--devices FILE (CSV/TOML: device, kind, staff, unit); it is never guessed. Fixes outside
+every district or at an impossible speed (> --max-speed-kmh from the device's previous fix)
+are rejected per row. The JSON adds patrols_formed.
 
 Import policy:
   * records with a problem in a required field (id, time, coordinates, geometry, kind...),
@@ -78,7 +94,7 @@ def _positive(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number of megabytes, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
     return value
@@ -89,7 +105,8 @@ def configure_import(parser: argparse.ArgumentParser) -> None:
     parser.description = IMPORT_DESCRIPTION
     parser.epilog = IMPORT_EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("kind", choices=DATASETS, metavar="KIND", help=f"data set: {', '.join(DATASETS)}")
+    parser.add_argument("kind", choices=(*DATASETS, GPS_KIND), metavar="KIND",
+                        help=f"data set: {', '.join(DATASETS)}, or {GPS_KIND} (patrols from GPS fixes)")
     parser.add_argument("file", metavar="FILE", help="the file to import")
     parser.add_argument("--store", metavar="DIR", help="store root (default: $LAGEBILD_STORE or data/store)")
     parser.add_argument("--map", dest="mappings", action="append", default=[], type=_pair("map"),
@@ -99,6 +116,14 @@ def configure_import(parser: argparse.ArgumentParser) -> None:
                         metavar="FIELD=VALUE", help="a fixed value for a field missing in the file")
     parser.add_argument("--crs", help="reference system of the coordinates (e.g. EPSG:25832); "
                         "overrides the file's")
+    parser.add_argument("--layer", help="the layer of a GeoPackage (KML folder, GPX layer) to import")
+    parser.add_argument("--devices", metavar="FILE",
+                        help="gps: device mapping (CSV/XLSX/TOML: device, kind, staff, unit)")
+    parser.add_argument("--gap-minutes", type=_positive, default=DEFAULT_GAP_MINUTES,
+                        help="gps: a break longer than this starts a new patrol (default %(default)g)")
+    parser.add_argument("--max-speed-kmh", type=_positive, default=DEFAULT_MAX_SPEED_KMH,
+                        help="gps: fixes faster than this from the previous one are rejected "
+                        "(default %(default)g)")
     parser.add_argument("--timezone", default="Europe/Berlin",
                         help="time zone of times without an offset (default Europe/Berlin)")
     parser.add_argument("--default-field", default=DEFAULT_FIELD, choices=FIELDS,
@@ -146,10 +171,18 @@ def run_import(args: argparse.Namespace) -> int:
     mapping = dict(args.mappings)
     constants = dict(args.constants)
     try:
-        report = prepare_import(
-            args.kind, args.file, mapping=mapping, constants=constants, store=store, crs=args.crs,
-            timezone=args.timezone, geocode=args.geocode, lang=lang, default_field=args.default_field,
-            max_upload_mb=args.max_upload_mb, progress=_print_progress if args.geocode else None)
+        if args.kind == GPS_KIND:
+            devices = parse_device_mapping(args.devices) if args.devices else None
+            report = prepare_gps_import(
+                args.file, mapping=mapping, constants=constants, devices=devices, store=store,
+                crs=args.crs, timezone=args.timezone, lang=lang, max_upload_mb=args.max_upload_mb,
+                layer=args.layer, gap_minutes=args.gap_minutes, max_speed_kmh=args.max_speed_kmh)
+        else:
+            report = prepare_import(
+                args.kind, args.file, mapping=mapping, constants=constants, store=store, crs=args.crs,
+                timezone=args.timezone, geocode=args.geocode, lang=lang, default_field=args.default_field,
+                max_upload_mb=args.max_upload_mb, layer=args.layer,
+                progress=_print_progress if args.geocode else None)
         if args.geocode:
             print(file=sys.stderr)  # end the progress line
     except ImportError_ as exc:

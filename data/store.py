@@ -351,6 +351,10 @@ class Store:
         changes = {report.kind: report.frame}
         info = {report.kind: {"source": report.source_name, "records": report.records_accepted,
                               "rejected": report.records_rejected, "action": "import"}}
+        for name, frame in getattr(report, "related", {}).items():  # a GPS import: patrols too
+            changes[name] = frame
+            info[name] = {"source": report.source_name, "records": len(frame), "rejected": 0,
+                          "action": "import"}
         memory = None
         if report.mapping and report.columns:
             memory = (shape_key(report.kind, report.columns),

@@ -15,6 +15,15 @@ import streamlit as st
 from base.i18n import fmt_datetime, fmt_number, fmt_percent, md_escape, register, t
 from data.contracts import DATASETS, SPECS
 from data.importers import ImportError_, read_file, suggest_mapping, target_fields, validate_import
+from data.importers.gps import (
+    DEFAULT_GAP_MINUTES,
+    DEFAULT_MAX_SPEED_KMH,
+    GPS_FIELDS,
+    GPS_KIND,
+    parse_device_mapping,
+    suggest_gps_mapping,
+    validate_gps,
+)
 from data.importers.mapping import ROW_NUMBER, add_derived_columns
 from data.importers.readers import RawTable
 from data.quality import loaded_overview, quality_checks
@@ -69,10 +78,30 @@ register({
     "daten.ds.categories": ("Kategorien", "Categories"),
     "daten.import": ("Daten importieren", "Import data"),
     "daten.import_help": (
-        "GeoJSON, Shapefile (ZIP), CSV, Excel (XLSX) oder Open311-JSON. Ein Import ersetzt den "
-        "Datensatz vollständig; die bisherige Version bleibt erhalten.",
-        "GeoJSON, Shapefile (zip), CSV, Excel (XLSX) or Open311 JSON. An import replaces the data "
-        "set entirely; the previous version is kept."),
+        "GeoJSON, Shapefile (ZIP), CSV, Excel (XLSX), Open311-JSON, GeoPackage, KML/KMZ, GPX, "
+        "FlatGeobuf oder GML. Ein Import ersetzt den Datensatz vollständig; die bisherige Version "
+        "bleibt erhalten.",
+        "GeoJSON, Shapefile (zip), CSV, Excel (XLSX), Open311 JSON, GeoPackage, KML/KMZ, GPX, "
+        "FlatGeobuf or GML. An import replaces the data set entirely; the previous version is kept."),
+    "daten.ds.gps": ("GPS-Positionen → Streifen und GPS-Punkte", "GPS positions → patrols and GPS points"),
+    "daten.layer": ("Ebene der Datei", "Layer of the file"),
+    "daten.layer.all": ("alle Ordner", "all folders"),
+    "daten.gps.help": (
+        "Eine Streife ist die Folge der Punkte eines Geräts ohne Lücke über der eingestellten Dauer. "
+        "Die Art der Streife wird nie geraten: für alle Geräte hier wählen oder eine Zuordnungsdatei "
+        "(Gerät; Art; Personal; Einheit) hochladen.",
+        "A patrol is one device's run of fixes without a break longer than the set duration. The "
+        "patrol kind is never guessed: choose it here for all devices or upload a mapping file "
+        "(device, kind, staff, unit)."),
+    "daten.gps.kind": ("Art der Streifen (alle Geräte)", "Patrol kind (all devices)"),
+    "daten.gps.kind_none": ("— aus der Zuordnungsdatei —", "— from the mapping file —"),
+    "daten.gps.staff": ("Personalstärke (optional)", "Staff (optional)"),
+    "daten.gps.devices": ("Zuordnung der Geräte (CSV, XLSX oder TOML)", "Device mapping (CSV, XLSX or TOML)"),
+    "daten.gps.gap": ("Neue Streife nach einer Lücke von mehr als (Minuten)",
+                      "New patrol after a break longer than (minutes)"),
+    "daten.gps.speed": ("Höchstgeschwindigkeit (km/h; schnellere Punkte werden abgelehnt)",
+                        "Maximum speed (km/h; faster fixes are rejected)"),
+    "daten.gps.patrols": ("Streifen gebildet", "Patrols formed"),
     "daten.kind": ("Datensatz", "Data set"),
     "daten.upload": ("Datei", "File"),
     "daten.crs": ("Bezugssystem (optional, z. B. EPSG:25832)",
@@ -130,11 +159,11 @@ K_MAP_FOR = "dt_map_for"
 NONE = ""
 
 
-@st.cache_resource(show_spinner=False, max_entries=2)
-def _read_upload(name: str, digest: str, crs: str, _data: bytes) -> RawTable:
-    """The uploaded file read once per content (``digest``) and CRS choice."""
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _read_upload(name: str, digest: str, crs: str, layer: str, _data: bytes) -> RawTable:
+    """The uploaded file read once per content (``digest``), CRS and layer choice."""
     del digest
-    return read_file(_data, name, crs=crs or None)
+    return read_file(_data, name, crs=crs or None, layer=layer or None)
 
 
 def _flash(kind: str, text: str) -> None:
@@ -159,6 +188,20 @@ def _button(label: str, key: str, **kwargs: object) -> bool:
 
 def _ds(name: str, lang: str) -> str:
     return t(f"daten.ds.{name}", lang)
+
+
+def _layer_choice(raw: RawTable, lang: str) -> str:
+    """A layer select for files with several layers (GeoPackage, KML folders, GPX); "" = default."""
+    key = "dt_layer"
+    if len(raw.layers) <= 1 and not st.session_state.get(key):
+        return ""
+    options = [NONE, *raw.layers]
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = NONE
+    return st.selectbox(t("daten.layer", lang), options, key=key,
+                        format_func=lambda v: (t("daten.layer.all", lang) if raw.format in ("kml", "kmz")
+                                               else f"{raw.layer} (Standard)" if lang == "de"
+                                               else f"{raw.layer} (default)") if v == NONE else v)
 
 
 def _when(iso: object, lang: str) -> str:
@@ -220,37 +263,52 @@ if bundle is not None:
 st.subheader(t("daten.import", lang))
 st.caption(t("daten.import_help", lang))
 left, right = st.columns([1, 2])
-kind = left.selectbox(t("daten.kind", lang), list(DATASETS), key="dt_kind",
+kind = left.selectbox(t("daten.kind", lang), [*DATASETS, GPS_KIND], key="dt_kind",
                       format_func=lambda k: _ds(k, lang))
+gps_mode = kind == GPS_KIND
 crs_text = left.text_input(t("daten.crs", lang), key="dt_crs").strip()
 upload = right.file_uploader(t("daten.upload", lang), key="dt_upload",
-                             type=["geojson", "json", "zip", "csv", "txt", "xlsx"])
+                             type=["geojson", "json", "zip", "csv", "txt", "xlsx", "gpkg", "kml", "kmz",
+                                   "gpx", "fgb", "gml", "xml", "sqlite"])
 raw: RawTable | None = None
 if upload is not None:
     data = upload.getvalue()
     digest = hashlib.sha1(data).hexdigest()
+    if st.session_state.get("dt_layer_for") != digest:  # a new file: its default layer first
+        st.session_state["dt_layer_for"] = digest
+        st.session_state["dt_layer"] = NONE
     try:
-        raw = _read_upload(upload.name, digest, crs_text, data)
+        raw = _read_upload(upload.name, digest, crs_text, st.session_state.get("dt_layer") or "", data)
+        if gps_mode and raw.format == "gpx" and not st.session_state.get("dt_layer") \
+                and "track_points" in raw.layers:
+            raw = _read_upload(upload.name, digest, crs_text, "track_points", data)
+        _layer_choice(raw, lang)  # a change reruns the page, which reads the chosen layer above
     except ImportError_ as exc:
         st.error(exc.message(lang))
 
 if raw is not None:
     with st.expander(t("daten.preview", lang, rows=fmt_number(len(raw), lang), cols=len(raw.columns))):
         st.dataframe(raw.frame.head(20).astype(str), hide_index=True, width="stretch")
-    proposal = suggest_mapping(kind, raw, store)
-    fields = target_fields(kind)
+    if gps_mode:
+        proposal = None
+        proposed = suggest_gps_mapping(raw)
+        fields = list(GPS_FIELDS)
+    else:
+        proposal = suggest_mapping(kind, raw, store)
+        proposed = proposal.mapping
+        fields = target_fields(kind)
     all_columns = [str(c) for c in add_derived_columns(raw.frame).columns]
-    extra = [c for c in proposal.mapping.values() if c not in all_columns]
+    extra = [c for c in proposed.values() if c not in all_columns]
     options = [NONE, *all_columns, *extra, ROW_NUMBER]
-    marker = (digest, kind)
+    marker = (digest, kind, raw.layer)
     if st.session_state.get(K_MAP_FOR) != marker:  # a new file or data set: apply the proposal
         st.session_state[K_MAP_FOR] = marker
         st.session_state.pop(K_REPORT, None)
         for f in fields:
-            st.session_state[f"dt_map_{f}"] = proposal.mapping.get(f, NONE)
+            st.session_state[f"dt_map_{f}"] = proposed.get(f, NONE)
     st.markdown(f"**{t('daten.mapping', lang)}**")
     st.caption(t("daten.mapping_help", lang))
-    required = set(SPECS[kind].required)
+    required = {"time"} if gps_mode else set(SPECS[kind].required)
     has_geometry = raw.geometry is not None
     grid = st.columns(3)
     mapping: dict[str, str] = {}
@@ -263,8 +321,33 @@ if raw is not None:
             mapping[f] = value
     if has_geometry:
         st.caption(f"geometry: {t('daten.mapping.geometry', lang)} ({raw.source_crs})")
-    geocode = st.checkbox(t("daten.geocode", lang), key="dt_geocode")
-    inputs = (digest, kind, tuple(sorted(mapping.items())), geocode, crs_text, status["generation"])
+    gps_options: dict = {}
+    if gps_mode:
+        st.caption(t("daten.gps.help", lang))
+        g1, g2, g3 = st.columns(3)
+        gps_kind = g1.selectbox(t("daten.gps.kind", lang), [NONE, "kod", "joint", "police"],
+                                key="dt_gps_kind",
+                                format_func=lambda k: t("daten.gps.kind_none", lang) if k == NONE
+                                else t(f"kind.{k}", lang))
+        staff = g2.number_input(t("daten.gps.staff", lang), min_value=0, max_value=50, value=None, step=1,
+                                key="dt_gps_staff")
+        mapping_file = g3.file_uploader(t("daten.gps.devices", lang), key="dt_gps_devices",
+                                        type=["csv", "txt", "xlsx", "toml"])
+        g4, g5 = st.columns(2)
+        gap_min = g4.number_input(t("daten.gps.gap", lang), min_value=1.0, max_value=24 * 60.0,
+                                  value=DEFAULT_GAP_MINUTES, step=5.0, key="dt_gps_gap")
+        speed = g5.number_input(t("daten.gps.speed", lang), min_value=1.0, max_value=500.0,
+                                value=DEFAULT_MAX_SPEED_KMH, step=5.0, key="dt_gps_speed")
+        constants = {"kind": gps_kind} if gps_kind else {}
+        if staff is not None:
+            constants["staff"] = str(int(staff))
+        gps_options = {"constants": constants, "gap_minutes": gap_min, "max_speed_kmh": speed,
+                       "devices_file": (mapping_file.name, mapping_file.getvalue()) if mapping_file else None}
+        geocode = False
+    else:
+        geocode = st.checkbox(t("daten.geocode", lang), key="dt_geocode")
+    inputs = (digest, kind, raw.layer, tuple(sorted(mapping.items())), geocode, crs_text,
+              status["generation"], repr(gps_options))
     if _button(t("daten.check_button", lang), key="dt_check"):
         bar = st.progress(0.0) if geocode else None
 
@@ -273,8 +356,17 @@ if raw is not None:
                 bar.progress(done / total, text=t("daten.geocoding", lang, done=done, total=total))
 
         try:
-            report = validate_import(kind, raw, mapping, store=store, crs=crs_text or None, geocode=geocode,
-                                     progress=progress, lang=lang, mapping_origin=proposal.origin)
+            if gps_mode:
+                devices_file = gps_options["devices_file"]
+                devices = parse_device_mapping(devices_file[1], devices_file[0]) if devices_file else None
+                report = validate_gps(raw, mapping, constants=gps_options["constants"], devices=devices,
+                                      store=store, crs=crs_text or None, lang=lang,
+                                      gap_minutes=gps_options["gap_minutes"],
+                                      max_speed_kmh=gps_options["max_speed_kmh"])
+            else:
+                report = validate_import(kind, raw, mapping, store=store, crs=crs_text or None,
+                                         geocode=geocode, progress=progress, lang=lang,
+                                         mapping_origin=proposal.origin)
             st.session_state[K_REPORT] = (inputs, report)
         except ImportError_ as exc:
             st.session_state.pop(K_REPORT, None)
@@ -283,10 +375,12 @@ if raw is not None:
     if stored is not None and stored[0] == inputs:
         report = stored[1]
         st.markdown(f"**{t('daten.report', lang)}**")
-        c1, c2, c3 = st.columns(3)
-        c1.metric(t("daten.total", lang), fmt_number(report.records_total, lang))
-        c2.metric(t("daten.accepted", lang), fmt_number(report.records_accepted, lang))
-        c3.metric(t("daten.rejected", lang), fmt_number(report.records_rejected, lang))
+        cols = st.columns(4 if gps_mode else 3)
+        cols[0].metric(t("daten.total", lang), fmt_number(report.records_total, lang))
+        cols[1].metric(t("daten.accepted", lang), fmt_number(report.records_accepted, lang))
+        cols[2].metric(t("daten.rejected", lang), fmt_number(report.records_rejected, lang))
+        if gps_mode:
+            cols[3].metric(t("daten.gps.patrols", lang), fmt_number(report.patrols_formed, lang))
         for note in report.notes:
             st.info(note)
         headers = {"row": t("daten.col.row", lang), "column": t("daten.col.column", lang),

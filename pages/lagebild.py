@@ -57,6 +57,7 @@ with st.expander(t("export.title", lang), icon=":material/ios_share:"):
             lambda: exports.cells_geojson(pagedata.cell_export(ctx.bundle, model, f),
                                           ["district_id", "complaints", "gi_class", "gi_z"], "cells"),
             f"zellen_{period}_r{resolution}.geojson", "application/geo+json", key="lb_geojson")
+        ui_exports.gpkg_download(ctx, model, metric, "lb_gpkg", period)
     def export_map(tiles: str):
         """The map as exported: aggregates only (never the single-complaint layer)."""
         plain = pagedata.lagebild_map(ctx.bundle, model, f, lang, tiles, metric=metric)

@@ -4,6 +4,7 @@ import streamlit as st
 
 from base.i18n import md_escape, t
 from ui import chrome, widgets
+from ui import exports as ui_exports
 from viz import charts, pagedata
 
 ctx = chrome.page()
@@ -25,6 +26,8 @@ else:
     chrome.download_csv(gaps, t("praesenz.download", lang), f"praesenzluecken_{f.period_label()}.csv",
                         key="gap_csv")
 st.caption(t("praesenz.gap_help", lang))
+with st.expander(t("export.title", lang), icon=":material/ios_share:"):
+    ui_exports.gpkg_download(ctx, model, "patrol_hours", "pz_gpkg", f.period_label().replace(" – ", "_"))
 
 left, right = st.columns(2)
 with left:

@@ -199,6 +199,9 @@ def test_praesenz_gap_list_starts_with_the_uncovered_emerging_cluster() -> None:
     assert gaps.iloc[0]["Bezirk"] == "Bockum-Hövel"
     assert gaps.iloc[0]["Präsenz (Min.)"] == 0
     assert any(b.label == "Präsenzlücken als CSV herunterladen" for b in at.get("download_button"))
+    assert any(b.label == "GeoPackage für GIS (QGIS, mit Stil)" for b in at.get("download_button"))
+    at.radio(key="pz_gpkg_crs").set_value(4326).run()
+    assert not at.exception
 
 
 def test_praesenz_district_filter_narrows_the_gap_list() -> None:

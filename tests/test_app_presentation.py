@@ -152,4 +152,5 @@ def test_lagebild_layers_and_exports(monkeypatch) -> None:
     at.multiselect(key="lb_layers").set_value(["gap", "offices"]).run()
     assert at.query_params["l"] == "gap,offices"
     assert downloads(at) == ["Tabelle als CSV · Vergleich aller Bezirke", "Zellen als GeoJSON",
-                             "Karte als HTML (offline)"]
+                             "GeoPackage für GIS (QGIS, mit Stil)", "Karte als HTML (offline)"]
+    assert at.radio(key="lb_gpkg_crs").value == 25832

@@ -174,3 +174,54 @@ def test_english_and_a_broken_data_folder(store_root: Path, tmp_path: Path,
     assert at.title[0].value == "Daten"
     assert "lassen sich nicht anzeigen" in _texts(at.warning)
     assert "`LAGEBILD_DATA` ist gesetzt" in _texts(at.info)
+
+
+def test_geopackage_layer_and_gps_import(store_root: Path, tmp_path: Path) -> None:
+    from gis_fixtures import device_mapping_csv, fixes_csv, gpkg_two_layers, gpx_two_tracks
+
+    at = daten_page()
+    gpkg = gpkg_two_layers(tmp_path / "stadt.gpkg").read_bytes()
+    # 1. a GeoPackage: its layers are listed, the first with features is proposed
+    _upload(at, "districts", "stadt.gpkg", gpkg)
+    assert at.selectbox(key="dt_layer").options == ["bezirke (Standard)", "bezirke", "wachen"]
+    at.selectbox(key="dt_map_district_id").set_value("BEZ_NR").run()
+    at.selectbox(key="dt_map_name").set_value("BEZ_NAME").run()
+    at.button(key="dt_check").click().run()
+    assert _metrics(at) == {"Datensätze": "2", "Übernommen": "2", "Abgelehnt": "0"}
+    at.button(key="dt_import").click().run()
+    assert not at.exception
+    # the other layer of the same file, as offices: the outside point is reported by row
+    _upload(at, "offices", "stadt.gpkg", gpkg)
+    at.selectbox(key="dt_layer").set_value("wachen").run()
+    assert not at.exception
+    at.selectbox(key="dt_map_office_id").set_value("wache_id").run()
+    at.selectbox(key="dt_map_kind").set_value("art").run()
+    at.button(key="dt_check").click().run()
+    assert _metrics(at) == {"Datensätze": "3", "Übernommen": "2", "Abgelehnt": "1"}
+    assert _frame(at, "Grund")["Zeile"].tolist() == [3]
+
+    # 2. GPS: a GPX with two tracks; the kind must be chosen, then patrols are formed
+    _upload(at, "gps", "touren.gpx", gpx_two_tracks(tmp_path / "t.gpx").read_bytes())
+    assert at.selectbox(key="dt_map_device").value == "track_name"
+    assert at.selectbox(key="dt_map_time").value == "time"
+    at.button(key="dt_check").click().run()
+    assert "nie geraten" in _texts(at.error)
+    at.selectbox(key="dt_gps_kind").set_value("kod").run()
+    at.button(key="dt_check").click().run()
+    assert _metrics(at) == {"Datensätze": "9", "Übernommen": "7", "Abgelehnt": "2", "Streifen gebildet": "3"}
+    assert _frame(at, "Grund")["Zeile"].tolist() == [3, 8]
+    at.button(key="dt_import").click().run()
+    assert not at.exception
+    store = Store(store_root)
+    assert len(store.read_dataset("patrols")) == 3 and len(store.read_dataset("patrol_points")) == 7
+
+    # 3. a CSV of fixes from two radio units with a device mapping file
+    _upload(at, "gps", "fixes.csv", fixes_csv(tmp_path / "f.csv").read_bytes())
+    at.selectbox(key="dt_gps_kind").set_value("").run()
+    at.file_uploader(key="dt_gps_devices").set_value(
+        ("geraete.csv", device_mapping_csv(tmp_path / "g.csv").read_bytes(), "text/csv")).run()
+    assert at.selectbox(key="dt_map_device").value == "Funkrufname"
+    at.button(key="dt_check").click().run()
+    assert not at.exception
+    assert _metrics(at)["Streifen gebildet"] == "3"
+    assert _metrics(at)["Abgelehnt"] == "1"

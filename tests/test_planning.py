@@ -423,8 +423,8 @@ def test_shipped_demo_plan_is_partly_delivered(demo) -> None:
 
 
 def test_shipped_demo_plan_regenerates_identically(tmp_path) -> None:
+    from cli.plan import configure_plan, run_plan
     from data.cli import EXTRA_COMMANDS, main
-    from geo.plan_cli import configure_plan, run_plan
 
     EXTRA_COMMANDS["plan"] = (configure_plan, run_plan)
     assert (
@@ -527,8 +527,8 @@ def test_team_pdf_opens(demo, demo_plan) -> None:
 def _cli(*args: str) -> tuple[int, list[str]]:
     import contextlib
 
+    from cli.plan import configure_plan, run_plan
     from data.cli import EXTRA_COMMANDS, main
-    from geo.plan_cli import configure_plan, run_plan
 
     EXTRA_COMMANDS["plan"] = (configure_plan, run_plan)
     out = io.StringIO()

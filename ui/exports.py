@@ -38,6 +38,8 @@ register({
         "Exports show exactly this view: the same filters, the same role{anon}. Images and the PDF "
         "are made locally in Chromium without internet; map images show the base map only when the app "
         "has its tiles locally (tile set or tile cache)."),
+    "export.gpkg": ("GeoPackage für GIS (QGIS, mit Stil)", "GeoPackage for GIS (QGIS, styled)"),
+    "export.gpkg_crs": ("Bezugssystem des GeoPackage", "Reference system of the GeoPackage"),
     "export.hint_anon": (", anonymisiert mit k ≥ {k}", ", anonymised with k ≥ {k}"),
 })
 
@@ -90,3 +92,17 @@ def long_export(what: str, key: str, view: str, build: Callable[[Callable[[str],
                   on_click=_request, args=(key, view))
     if made is not None:
         download(t("export.download", lang, what=what), made[1], file_name, mime, key=f"{key}_dl")
+
+
+def gpkg_download(ctx, model, metric: str, key: str, period: str) -> None:
+    """The GeoPackage of this view (districts, cells, offices, focus areas; QGIS styles inside),
+    EPSG:25832 or 4326; a viewer's file is k-anonymous (:mod:`viz.gpkg`)."""
+    from viz import gpkg
+
+    lang = ctx.lang
+    epsg = st.radio(t("export.gpkg_crs", lang), gpkg.CRS_CHOICES, key=f"{key}_crs", horizontal=True,
+                    format_func=lambda e: f"EPSG:{e}" + (" (ETRS89 / UTM 32N)" if e == 25832 else " (WGS84)"))
+    download(t("export.gpkg", lang),
+             lambda: gpkg.gpkg_bytes(gpkg.export_layers(ctx.bundle, model, ctx.filters, ctx.principal,
+                                                        metric=metric, lang=lang), epsg),
+             f"lagebild_{period}_epsg{epsg}.gpkg", "application/geopackage+sqlite3", key=key)

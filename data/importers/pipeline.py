@@ -228,15 +228,16 @@ def check_kind(kind: str) -> str:
 
 
 def read_file(source: Any, name: str | None = None, *, crs: str | None = None,
-              max_upload_mb: float | None = None) -> RawTable:
-    """Read an upload or a path (see :mod:`data.importers.readers`)."""
+              max_upload_mb: float | None = None, layer: str | None = None) -> RawTable:
+    """Read an upload or a path (see :mod:`data.importers.readers`); ``layer``: the layer of
+    a GeoPackage (KML folder, GPX layer) to read."""
     parsed = None
     if crs:
         try:
             parsed = crs_mod.parse_crs(crs)
         except ValueError:
             raise UsageError_("crs_option_bad", crs=crs) from None
-    return read_source(source, name, crs=parsed, max_bytes=max_upload_bytes(max_upload_mb))
+    return read_source(source, name, crs=parsed, max_bytes=max_upload_bytes(max_upload_mb), layer=layer)
 
 
 @dataclass
@@ -337,10 +338,10 @@ def validate_mapping(kind: str, raw: RawTable, mapping: Mapping[str, str],
 def prepare_import(kind: str, source: Any, *, name: str | None = None,
                    mapping: Mapping[str, str] | None = None, store: Store | None = None,
                    crs: str | None = None, max_upload_mb: float | None = None,
-                   **options: Any) -> ImportReport:
+                   layer: str | None = None, **options: Any) -> ImportReport:
     """Read, map and validate in one go (the CLI path). ``options`` go to :func:`validate_import`."""
     check_kind(kind)
-    raw = read_file(source, name, crs=crs, max_upload_mb=max_upload_mb)
+    raw = read_file(source, name, crs=crs, max_upload_mb=max_upload_mb, layer=layer)
     proposal = suggest_mapping(kind, raw, store, overrides=mapping)
     return validate_import(kind, raw, proposal.mapping, store=store, crs=crs,
                            mapping_origin=proposal.origin, **options)

@@ -11,7 +11,9 @@ Formats are recognised by content (magic bytes, JSON structure), not by the file
   else cp1252; all values stay text;
 * XLSX (openpyxl): the first sheet holding data; cell values keep their Excel types;
 * Open311 GeoReport v2 JSON (a list of requests, or an object holding one);
-* a JSON list of flat records.
+* a JSON list of flat records;
+* through GDAL (:mod:`data.importers.gdal`): GeoPackage (a chosen layer), KML and KMZ
+  (folders as a column), GPX, FlatGeobuf, GML.
 
 Geometries are returned in WGS84 (2D). Row numbers are 1-based record numbers: row 1 is
 the first record (the first line after the header, the first feature).
@@ -36,6 +38,7 @@ import shapely
 import shapely.geometry
 
 from data.importers import crs as crs_mod
+from data.importers import gdal
 from data.importers.errors import ZIP_EXPANSION_FACTOR, ImportError_, max_upload_bytes
 from data.importers.messages import Msg
 
@@ -76,6 +79,8 @@ class RawTable:
     default_mapping: dict[str, str] = field(default_factory=dict)
     decimal_hint: str = "."
     dayfirst_hint: bool = False
+    layers: list[str] = field(default_factory=list)  # all layers of a multi-layer file (GeoPackage)
+    layer: str | None = None  # the layer read
 
     @property
     def columns(self) -> list[str]:
@@ -126,21 +131,28 @@ def source_bytes(source: str | Path | bytes | BinaryIO, name: str | None = None,
 
 
 def read_source(source: str | Path | bytes | BinaryIO, name: str | None = None, *,
-                crs: pyproj.CRS | None = None, max_bytes: int | None = None) -> RawTable:
-    """Read any supported file into a :class:`RawTable`; raises :class:`ImportError_`."""
+                crs: pyproj.CRS | None = None, max_bytes: int | None = None,
+                layer: str | None = None) -> RawTable:
+    """Read any supported file into a :class:`RawTable`; raises :class:`ImportError_`.
+
+    ``layer`` chooses the layer of a GeoPackage (KML folder, GPX layer); default: the first
+    layer with features (all folders of a KML)."""
     data, name = source_bytes(source, name, max_bytes)
     limit = max_upload_bytes() if max_bytes is None else max_bytes
     head = data[:8]
     if not data.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
         raise ImportError_("file_empty", file=name)
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
-        return _read_zip(data, name, crs, limit)
+        return _read_zip(data, name, crs, limit, layer)
     if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
         raise ImportError_("xls_unsupported", file=name)
     if head.startswith(b"\x1f\x8b"):
         raise ImportError_("gzip_unsupported", file=name)
     if head.startswith(b"\x00\x00\x27\x0a"):
         raise ImportError_("bare_shp", file=name)
+    fmt = gdal.sniff(data)
+    if fmt is not None:
+        return _read_gdal(data, name, fmt, crs, layer)
     text, encoding, how = _decode(data, name)
     stripped = text.lstrip()
     if stripped[:1] in ("{", "["):
@@ -351,7 +363,8 @@ def _read_xlsx(data: bytes, name: str) -> RawTable:
 
 # --- zip: XLSX or Shapefile -------------------------------------------------------------------
 
-def _read_zip(data: bytes, name: str, crs: pyproj.CRS | None, limit: int) -> RawTable:
+def _read_zip(data: bytes, name: str, crs: pyproj.CRS | None, limit: int,
+              layer: str | None = None) -> RawTable:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
@@ -366,6 +379,9 @@ def _read_zip(data: bytes, name: str, crs: pyproj.CRS | None, limit: int) -> Raw
         return _read_xlsx(data, name)
     members = [n for n in names if not n.startswith("__MACOSX/") and not n.endswith("/")]
     shps = [n for n in members if n.lower().endswith(".shp")]
+    gis = [n for n in members if Path(n).suffix.lower() in gdal.ZIP_SUFFIXES]
+    if not shps and gis:  # KMZ (doc.kml) or a zipped GeoPackage/FlatGeobuf/GML/GPX
+        return _read_zipped_gdal(zf, gis, name, crs, limit, layer)
     if not shps:
         listing = ", ".join(members[:20]) or "—"
         raise ImportError_("zip_no_shp", file=name, members=listing)
@@ -681,3 +697,39 @@ def _finish_geometries(table: RawTable, geoms: np.ndarray, source_crs: pyproj.CR
             table.notes.append(("note_crs_assumed", {"crs": crs_mod.describe(guessed)}))
     table.geometry = crs_mod.geometries_to_wgs84(geoms, source_crs)
     table.source_crs = crs_mod.describe(source_crs)
+
+
+# --- GDAL formats (data.importers.gdal) --------------------------------------------------------
+
+def _read_gdal(data: bytes, name: str, fmt: str, crs: pyproj.CRS | None, layer: str | None) -> RawTable:
+    """A GeoPackage, KML, GPX, FlatGeobuf or GML file through GDAL; CRS from the file."""
+    found = gdal.read(data, name, fmt, layer)
+    table = RawTable(frame=blank_to_none(found.frame), format=fmt, source_name=name,
+                     notes=list(found.notes), row_errors=list(found.row_errors), layers=found.layers,
+                     layer=found.layer)
+    if found.geometry is not None:
+        _finish_geometries(table, found.geometry, crs or found.crs, name,
+                           default=crs_mod.CRS84 if fmt in ("kml", "gpx") else None)
+    return table
+
+
+def _read_zipped_gdal(zf: zipfile.ZipFile, members: list[str], name: str, crs: pyproj.CRS | None,
+                      limit: int, layer: str | None) -> RawTable:
+    """The one GIS file in a zip (a KMZ's doc.kml first); its unpacked size was checked."""
+    kml = [m for m in members if m.lower().endswith(".kml")]
+    member = next((m for m in kml if Path(m).name.lower() == "doc.kml"), None) or (kml or members)[0]
+    if len(members) > 1 and not kml:
+        raise ImportError_("zip_many_gis", file=name, members=", ".join(members))
+    info = zf.getinfo(member)
+    if info.file_size > limit * ZIP_EXPANSION_FACTOR:
+        raise ImportError_("zip_too_large", file=name, size_mb=_mb(info.file_size),
+                           limit_mb=_mb(limit * ZIP_EXPANSION_FACTOR))
+    try:
+        data = zf.read(member)
+    except (zipfile.BadZipFile, OSError, RuntimeError, ValueError) as exc:
+        raise ImportError_("zip_bad", file=member, detail=str(exc)) from None
+    fmt = gdal.sniff(data) or gdal.ZIP_SUFFIXES[Path(member).suffix.lower()]
+    table = _read_gdal(data, name, fmt, crs, layer)
+    if fmt == "kml":
+        table.format = "kmz"
+    return table

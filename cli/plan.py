@@ -192,3 +192,5 @@ def _print_plan(plan) -> None:
             mark = " #sicherimDienst" if r.safety else ""
             print(f"  {WEEKDAYS[r.weekday]} {r.window_start}-{r.window_end} {r.order}. {names[r.place_id]}: "
                   f"{r.minutes} min {r.kind}, {r.expected_complaints:.2f} expected{mark}")
+
+COMMAND = (configure_plan, run_plan)
