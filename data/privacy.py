@@ -20,6 +20,8 @@ import pandas as pd
 
 K_DEFAULT = 5
 K_MIN = 3
+#: The largest k a page parameter (``kmin``) may ask for; higher requests are capped here.
+K_MAX = 50
 K_ENV = "LAGEBILD_K"
 
 
@@ -57,6 +59,34 @@ def effective_k(configured: int, requested: object | None = None) -> int:
     if requested is None:
         return configured
     return max(configured, parse_k(requested))
+
+
+def k_choices(floor: int) -> list[int]:
+    """The values of k a page offers: the configured floor up to ``max(floor, K_MAX)``."""
+    floor = check_k(floor)
+    return list(range(floor, max(floor, K_MAX) + 1))
+
+
+def requested_k(floor: int, raw: object | None) -> tuple[int, str | None]:
+    """The k a URL's ``kmin`` asks for, and why it was changed (``None``: taken as it is).
+
+    k only ever goes up: a whole number above the floor raises k, capped at
+    ``max(floor, K_MAX)`` ("capped"); a number at or below the floor, or anything that is not
+    a whole number, leaves k at the floor ("floor" / "invalid").
+    """
+    floor = check_k(floor)
+    if raw is None:
+        return floor, None
+    text = str(raw).strip()
+    if not text.isascii() or not text.lstrip("-").isdigit() or len(text) > 12:
+        return floor, "invalid"
+    value = int(text)
+    top = max(floor, K_MAX)
+    if value > top:
+        return top, "capped"
+    if value < floor:
+        return floor, "floor"
+    return value, None
 
 
 def below_k(counts: Sequence[float] | np.ndarray | pd.Series, k: int) -> np.ndarray:

@@ -84,6 +84,10 @@ def test_gap_view_shows_only_aggregates() -> None:
     ({}, {"kmin": "2"}, 5, "kmin: '2'"),  # a link cannot lower k
     ({"LAGEBILD_K": "7"}, {}, 7, None),
     ({"LAGEBILD_K": "7"}, {"kmin": "5"}, 7, "kmin: '5'"),  # nor go below the configured k
+    ({}, {"kmin": "30"}, 30, None),  # above the old list's end of 20
+    ({}, {"kmin": "100"}, 50, "kmin=100 liegt über dem Höchstwert: k = 50"),  # capped, raised
+    ({"LAGEBILD_K": "60"}, {"kmin": "100"}, 60, "k = 60"),  # a floor above K_MAX is the cap
+    ({}, {"kmin": "99999999999999999999"}, 5, "ignoriert"),  # nonsense: the floor, with a notice
 ])
 def test_k_is_configurable_but_never_lowered_by_a_link(monkeypatch, env, query, k, notice) -> None:
     for name, value in env.items():

@@ -20,12 +20,15 @@ from data.folder import load_folder
 from data.periods import parse_quarter
 from data.privacy import (
     K_DEFAULT,
+    K_MAX,
     assert_k_anonymous,
     below_k,
     check_k,
     effective_k,
+    k_choices,
     k_from_env,
     parse_k,
+    requested_k,
     suppress_margin,
     suppress_rows,
 )
@@ -66,6 +69,18 @@ def test_k_from_env_never_below_3(raw) -> None:
     (5, None, 5), (5, "8", 8), (5, "3", 5), (3, "4", 4), (10, "5", 10)])
 def test_page_parameter_can_only_raise_k(configured, requested, expected) -> None:
     assert effective_k(configured, requested) == expected
+
+
+@pytest.mark.parametrize(("floor", "raw", "expected"), [
+    (5, None, (5, None)), (5, "8", (8, None)), (5, "50", (50, None)), (5, "100", (50, "capped")),
+    (5, "4", (5, "floor")), (5, "-7", (5, "floor")), (7, "5", (7, "floor")), (60, "100", (60, "capped")),
+    (60, "60", (60, None)), (5, "zehn", (5, "invalid")), (5, "1e9", (5, "invalid")),
+    (5, "9" * 40, (5, "invalid")), (5, "٣", (5, "invalid"))])
+def test_kmin_only_raises_k_up_to_the_maximum(floor, raw, expected) -> None:
+    assert K_MAX == 50
+    assert requested_k(floor, raw) == expected
+    k, _ = requested_k(floor, raw)
+    assert k >= floor and k in k_choices(floor)
 
 
 def test_page_parameter_below_3_is_an_error() -> None:
