@@ -25,6 +25,11 @@ register({
     "pres.exit": ("Präsentation beenden", "Leave presentation"),
     "pres.keys": ("Tasten ← → blättern", "Keys ← → step through"),
     "pres.k_error": ("LAGEBILD_K ist ungültig: {error}", "LAGEBILD_K is invalid: {error}"),
+    "pres.coarse": (
+        "Präsentation zeigt ganze Quartale, ganze Tage und alle Kategorien: Stunden-, Wochentags- und "
+        "Kategoriefilter gelten hier nicht (Schutz vor Differenzbildung).",
+        "The presentation shows whole quarters, whole days and all categories: hour, weekday and "
+        "category filters do not apply here (protection against differencing)."),
     "pres.k_capped": ("kmin={raw} liegt über dem Höchstwert: k = {k} (höchstens {k}).",
                       "kmin={raw} is above the maximum: k = {k} (at most {k})."),
 })
@@ -94,14 +99,16 @@ with bar[4]:
 bar[5].page_link("pages/uebersicht.py", label=t("pres.exit", lang), icon=":material/close:")
 
 model = widgets.spatial_model(ctx, resolution)
-anon = presentation.anonymise(bundle, model, f, lang, k)
-scope = pagedata.scope_caption(bundle, f, lang)
+anon = presentation.anonymise(bundle, model, f, lang, k)  # conference filters, cell key method
+scope = pagedata.scope_caption(bundle, anon.filters or f, lang)
 
 st.title(t(f"pres.view.{view}", lang))
 st.badge(t("pres.badge", lang, k=k), icon=":material/shield:", color="blue",
          help=t("pres.badge_help", lang, k=k))
 note = t("pres.suppressed_note", lang, n=anon.suppressed, k=k) if anon.suppressed else ""
 st.caption(md_escape(" · ".join(x for x in (scope, note) if x)))
+if anon.filters is not None and anon.filters != f:
+    st.info(t("pres.coarse", lang), icon=":material/filter_alt_off:")
 
 tiles = widgets.tiles()
 map_view, chart_view = presentation.export_views(view)
