@@ -69,7 +69,8 @@ def main() -> int:
             if 1 <= abs(d) <= K - 1:
                 small += 1
                 naive_right += int(not (np.isnan(a) or np.isnan(b)) and a - b == d)
-        rows.append({"pair": name, "before_shared_cells": shared_before, "before_revealed": int(revealed_before),
+        rows.append({"pair": name, "before_shared_cells": shared_before,
+                     "before_revealed": int(revealed_before),
                      "after_shared_numbers": shared, "after_small_differences": small,
                      "after_certain": certain, "after_naive_guess_right": naive_right})
         print(f"{name:34s} before: {revealed_before:3d} of {shared_before:3d} cells reveal 1..{K - 1}   "

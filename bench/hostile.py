@@ -4,8 +4,10 @@ Writes each case of tests/hostile_corpus.py at full size (a 190 MB one-line CSV,
 a 1.9 GB .shp of zeros, 1,000,000 columns, XLSX declaring 17 billion cells, ...) plus a valid
 190 MB complaint CSV, and runs ``python -m data import KIND FILE --dry-run --json`` for each in
 its own process against a store holding two districts. Per case: outcome, exit code, wall
-time, peak RSS of the import process (``wait4``), and whether it stayed within the budget
-(≤ 60 s, ≤ 1.5 GB RSS). The last line is one JSON object with all figures.
+time, CPU time and peak RSS of the import process (``wait4``), and whether it stayed within the
+budget (≤ 60 s, ≤ 1.5 GB RSS; the time is the process's CPU time, which is what its wall time is
+on an idle machine — the shared build machine often runs at a load of 20 on 2 cores). The last
+line is one JSON object with all figures.
 
     .venv/bin/python bench/hostile.py              # full size (writes about 2.5 GB to /tmp)
     .venv/bin/python bench/hostile.py --small      # the test sizes with the test limits
@@ -78,12 +80,14 @@ def run(case: Case, folder: Path, store: Path, env: dict[str, str], full: bool) 
         report = {}
     reason = report.get("errors", [{}])[0].get("reason", "") if report.get("errors") else ""
     rss_mb = usage.ru_maxrss / 1024
+    cpu = usage.ru_utime + usage.ru_stime
     result = {
         "case": case.id, "size_mb": round(path.stat().st_size / 2**20, 2), "exit_code": code,
         "outcome": "rejected" if code == 1 and not report.get("records_accepted") else "read",
         "records_total": report.get("records_total"), "records_rejected": report.get("records_rejected"),
-        "seconds": round(seconds, 2), "peak_rss_mb": round(rss_mb, 1), "traceback": "Traceback" in stderr,
-        "within_budget": seconds <= BUDGET_S and rss_mb <= BUDGET_MB, "write_seconds": round(written, 1),
+        "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2), "peak_rss_mb": round(rss_mb, 1),
+        "traceback": "Traceback" in stderr, "within_budget": cpu <= BUDGET_S and rss_mb <= BUDGET_MB,
+        "write_seconds": round(written, 1),
         "message": reason[:160],
     }
     path.unlink()
@@ -114,13 +118,14 @@ def main() -> int:
             r = run(case, folder, store, env, not args.small)
             results.append(r)
             print(f"{r['case']:28s} {r['size_mb']:9.2f} MB  exit {r['exit_code']}  {r['outcome']:8s} "
-                  f"{r['seconds']:6.2f} s  {r['peak_rss_mb']:7.1f} MB  "
+                  f"{r['seconds']:6.2f} s wall {r['cpu_seconds']:6.2f} s cpu {r['peak_rss_mb']:7.1f} MB  "
                   f"{'ok' if r['within_budget'] and not r['traceback'] else 'OVER'}  {r['message'][:70]}",
                   flush=True)
     summary = {"bench": "hostile", "full_size": not args.small, "budget_s": BUDGET_S, "budget_mb": BUDGET_MB,
                "cases": results, "all_within_budget": all(r["within_budget"] for r in results),
                "tracebacks": sum(r["traceback"] for r in results),
                "max_seconds": max((r["seconds"] for r in results), default=0),
+               "max_cpu_seconds": max((r["cpu_seconds"] for r in results), default=0),
                "max_rss_mb": max((r["peak_rss_mb"] for r in results), default=0)}
     print(json.dumps(summary))
     return 0

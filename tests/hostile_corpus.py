@@ -201,8 +201,8 @@ def csv_one_line(path: Path, full: bool) -> None:
 
 
 def csv_long_record(path: Path, full: bool) -> None:
-    """A normal header, then one record of a million separators (ragged rows take the slow path)."""
-    n = 1_000_000 if full else 100_000
+    """A normal header, then one record of 1.1 million separators (over the 1 MB line limit)."""
+    n = 1_100_000 if full else 100_000
     rows = [HEADER, "A-1,2026-07-01 10:00,laerm,51.68,7.80", "A-2" + "," * n,
             "A-3,2026-07-01 11:00,laerm,51.68,7.80"]
     path.write_text("\n".join(rows) + "\n")
