@@ -157,3 +157,13 @@ def test_lagebild_layers_and_exports(monkeypatch) -> None:
     assert at.query_params["l"] == "gap,offices"
     assert downloads(at) == ["Tabelle als CSV · Vergleich aller Bezirke", "Zellen als GeoJSON",
                              "Karte als HTML (offline)"]
+
+
+def test_hour_weekday_and_category_filters_do_not_apply_in_conference_mode() -> None:
+    """Issue #15: ?s=gap&q=2026-Q3 and the same with &h=0-23 must show the same numbers."""
+    plain = open_page("pages/praesentation.py", s="gap", q="2026-Q3")
+    sliced = open_page("pages/praesentation.py", s="gap", q="2026-Q3", h="0-23", wd="0,1", c="laerm")
+    notices = " ".join(i.value for i in sliced.info)
+    assert "Stunden-, Wochentags- und Kategoriefilter gelten hier nicht" in notices
+    assert not [i for i in plain.info if "gelten hier nicht" in i.value]
+    assert plain.dataframe[0].value.equals(sliced.dataframe[0].value)
