@@ -13,13 +13,19 @@ at least ``k`` (:func:`suppress_margin`).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
+from data.filters import Filters
+
 K_DEFAULT = 5
 K_MIN = 3
+#: The largest k a page parameter (``kmin``) may ask for; higher requests are capped here.
+K_MAX = 50
 K_ENV = "LAGEBILD_K"
 
 
@@ -57,6 +63,34 @@ def effective_k(configured: int, requested: object | None = None) -> int:
     if requested is None:
         return configured
     return max(configured, parse_k(requested))
+
+
+def k_choices(floor: int) -> list[int]:
+    """The values of k a page offers: the configured floor up to ``max(floor, K_MAX)``."""
+    floor = check_k(floor)
+    return list(range(floor, max(floor, K_MAX) + 1))
+
+
+def requested_k(floor: int, raw: object | None) -> tuple[int, str | None]:
+    """The k a URL's ``kmin`` asks for, and why it was changed (``None``: taken as it is).
+
+    k only ever goes up: a whole number above the floor raises k, capped at
+    ``max(floor, K_MAX)`` ("capped"); a number at or below the floor, or anything that is not
+    a whole number, leaves k at the floor ("floor" / "invalid").
+    """
+    floor = check_k(floor)
+    if raw is None:
+        return floor, None
+    text = str(raw).strip()
+    if not text.isascii() or not text.lstrip("-").isdigit() or len(text) > 12:
+        return floor, "invalid"
+    value = int(text)
+    top = max(floor, K_MAX)
+    if value > top:
+        return top, "capped"
+    if value < floor:
+        return floor, "floor"
+    return value, None
 
 
 def below_k(counts: Sequence[float] | np.ndarray | pd.Series, k: int) -> np.ndarray:
@@ -109,3 +143,130 @@ def assert_k_anonymous(frame: pd.DataFrame, count_cols: Sequence[str], k: int, w
         bad = np.flatnonzero(np.isfinite(values) & (values < k))
         if bad.size:
             raise ValueError(f"{what}: {col} below k={k} in row {int(bad[0])}, got {float(values[bad[0]])!r}")
+
+
+# --- the cell key method (differencing protection) ----------------------------------------------
+#
+# Suppression alone does not protect against differencing: two views whose record sets differ by
+# a few records (another hour window, one quarter more) both show counts ≥ k, and their difference
+# is the small group. Conference mode therefore publishes every count through the *cell key
+# method* (Fraser & Wooton 2005, Australian Bureau of Statistics; used by the German statistical
+# offices for the Zensus 2011/2022 tables, Giessing & Tent 2019):
+#
+# * every record carries a fixed random *record key* in [0, 1); here a keyed hash (SipHash-2-4,
+#   pandas' hash_array) of its id with a secret (``LAGEBILD_CELL_KEY_SECRET``), so nothing is
+#   stored and the key of a record never changes;
+# * a cell's *cell key* is the sum of its records' keys modulo 1: the same set of records always
+#   has the same cell key, a different set an unrelated one;
+# * a *perturbation table* (ptable) maps (true count, cell key) to a noise value; the published
+#   count is true count + noise. The same records therefore give the same published number in
+#   every view and export (consistency), while two views of different record sets carry
+#   independent noise, so their difference does not reveal the records in between.
+#
+# Our ptable: maximum deviation D = 2, noise -2..+2 with probabilities 0.1, 0.2, 0.4, 0.2, 0.1
+# (variance 1.2; unbiased away from the threshold). Counts below k are suppressed as before; for
+# counts from k on, noise that would publish a value below k is removed from the row and the
+# row renormalised (the "js" threshold of the destatis ptable), so every published count is ≥ k
+# and every published value v ≥ k could come from at least two true counts.
+
+CELL_KEY_ENV = "LAGEBILD_CELL_KEY_SECRET"
+#: Used when LAGEBILD_CELL_KEY_SECRET is not set (demo and tests). A deployment sets its own
+#: secret once and keeps it: changing it changes every published number.
+DEFAULT_CELL_KEY_SECRET = "lagebild-demo-cell-key"
+KEY_BITS = 26  # record keys are multiples of 2**-26 (exact sums)
+
+
+def cell_key_secret(env: Mapping[str, str]) -> str:
+    """The secret of the record keys: ``LAGEBILD_CELL_KEY_SECRET`` or the demo default."""
+    return env.get(CELL_KEY_ENV, "").strip() or DEFAULT_CELL_KEY_SECRET
+
+
+def record_keys(ids: Sequence[object] | pd.Series | np.ndarray, secret: str) -> np.ndarray:
+    """A fixed random key in [0, 1) per record id: SipHash-2-4 of the id keyed with ``secret``.
+
+    Keys are multiples of 2**-26, so sums over up to 2**27 records are exact in float64 in any
+    order: the same records give the same cell key in every view. Vectorised; the same id and
+    secret always give the same key.
+    """
+    hash_key = hashlib.blake2b(secret.encode("utf-8"), digest_size=8).hexdigest()  # 16 characters
+    values = pd.Series(ids, dtype="object").astype(str).to_numpy(dtype=object)
+    hashed = pd.util.hash_array(values, hash_key=hash_key, categorize=False)
+    return (hashed >> np.uint64(64 - KEY_BITS)).astype(np.float64) / float(2**KEY_BITS)
+
+
+def cell_keys(key_sums: np.ndarray | Sequence[float]) -> np.ndarray:
+    """Cell keys from sums of record keys: the fractional part (sum modulo 1)."""
+    return np.mod(np.asarray(key_sums, dtype=np.float64), 1.0)
+
+
+@dataclass(frozen=True)
+class PTable:
+    """A perturbation table: noise ``-d..d`` with ``probs`` (symmetric, summing to 1)."""
+
+    d: int = 2
+    probs: tuple[float, ...] = (0.1, 0.2, 0.4, 0.2, 0.1)
+
+    def __post_init__(self) -> None:
+        if len(self.probs) != 2 * self.d + 1 or abs(sum(self.probs) - 1.0) > 1e-9 or min(self.probs) <= 0:
+            raise ValueError(f"ptable needs 2d+1 positive probabilities summing to 1, got {self.probs!r}")
+
+    @property
+    def noise_values(self) -> np.ndarray:
+        return np.arange(-self.d, self.d + 1)
+
+    def row(self, count: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(noise values, probabilities) for a true ``count`` ≥ k: no published value below k."""
+        e = self.noise_values
+        p = np.asarray(self.probs, dtype=np.float64)
+        ok = count + e >= k
+        return e[ok], p[ok] / p[ok].sum()
+
+    def sources(self, published: int, k: int) -> list[int]:
+        """The true counts that can be published as ``published`` (what an attacker can infer)."""
+        return [n for n in range(max(k, published - self.d), published + self.d + 1)
+                if published - n in self.row(n, k)[0]]
+
+    def perturb(self, counts: np.ndarray | Sequence[float], keys: np.ndarray | Sequence[float],
+                k: int) -> np.ndarray:
+        """Published counts: ``count + noise(count, cell key)`` for counts ≥ k; others unchanged
+        (they are suppressed by the caller). Deterministic in (count, cell key)."""
+        k = check_k(k)
+        n = np.nan_to_num(np.asarray(counts, dtype=np.float64), nan=0.0).astype(np.int64)
+        r = np.asarray(keys, dtype=np.float64)
+        if n.shape != r.shape:
+            raise ValueError(f"counts and keys must have the same shape, got {n.shape} and {r.shape}")
+        out = n.copy()
+        big = n >= k + self.d  # the full row applies
+        cum = np.cumsum(self.probs)
+        idx = np.minimum(np.searchsorted(cum, r[big], side="right"), len(cum) - 1)
+        out[big] = n[big] + self.noise_values[idx]
+        for count in range(k, k + self.d):  # rows cut at k
+            sel = n == count
+            if sel.any():
+                e, p = self.row(count, k)
+                j = np.minimum(np.searchsorted(np.cumsum(p), r[sel], side="right"), len(p) - 1)
+                out[sel] = count + e[j]
+        return out
+
+
+PTABLE = PTable()
+
+
+def conference_filters(f: Filters) -> Filters:
+    """The filters conference mode applies: whole quarters, whole days, all categories.
+
+    Hour windows, weekdays, categories and fields are dropped (each would slice the records
+    into groups that differ by a few records); quarters and districts stay (their counts are
+    published through the cell key method). Patrol kinds stay (they select presence, not
+    records of people).
+    """
+    return replace(f, categories=(), fields=(), weekdays=(), hours=(0, 24))
+
+
+def published_counts(counts: np.ndarray | Sequence[float], key_sums: np.ndarray | Sequence[float], k: int,
+                     ptable: PTable = PTABLE) -> np.ndarray:
+    """The counts conference mode shows: below k NaN (suppressed), from k on perturbed (≥ k)."""
+    n = np.nan_to_num(np.asarray(counts, dtype=np.float64), nan=0.0)
+    out = ptable.perturb(n, cell_keys(key_sums), k).astype(np.float64)
+    out[below_k(n, k)] = np.nan
+    return out

@@ -6,7 +6,7 @@ from base.i18n import md_escape, t
 from geo import maps
 from ui import chrome, widgets
 from ui import exports as ui_exports
-from viz import exports, pagedata, report
+from viz import exports, mapexport, pagedata, report
 
 ctx = chrome.page()
 lang, f = ctx.lang, ctx.filters
@@ -32,7 +32,7 @@ with_points = ctx.principal.sees_raw_points and "points" in layers
 if with_points:
     points, n_points = pagedata.complaint_points(ctx.bundle, f, lang, ctx.principal)
     maps.add_complaint_points(m, points, lang, total=n_points)
-shown = pagedata.show_lagebild_layers(m, layers, lang)
+pagedata.show_lagebild_layers(m, layers, lang)
 widgets.show_map(m, key="lagebild_map", height=680)
 st.caption(t("lagebild.help", lang))
 
@@ -41,8 +41,6 @@ with st.expander(t("export.title", lang), icon=":material/ios_share:"):
     st.caption(t("export.hint", lang, anon=""))
     period = f.period_label().replace(" – ", "_")
     title = t("page.lagebild", lang)
-    alt = t("lagebild.map_alt", lang, scope=scope, metric=t(f"metric.{metric}", lang),
-            layers=", ".join(shown) or "–")
     key = ui_exports.view_key(f, lang, metric, tuple(layers), resolution, ctx.principal.scope_key,
                               ctx.signature)
     c1, c2, c3 = st.columns(3)
@@ -59,21 +57,25 @@ with st.expander(t("export.title", lang), icon=":material/ios_share:"):
             f"zellen_{period}_r{resolution}.geojson", "application/geo+json", key="lb_geojson")
         ui_exports.gpkg_download(ctx, model, metric, "lb_gpkg", period)
     def export_map(tiles: str):
-        """The map as exported: aggregates only (never the single-complaint layer)."""
-        plain = pagedata.lagebild_map(ctx.bundle, model, f, lang, tiles, metric=metric)
-        pagedata.show_lagebild_layers(plain, [k for k in layers if k != "points"], lang)
-        return plain
+        """The map as exported (aggregates only, never the single-complaint layer) and its alt
+        text, which names only the layers the exported file shows."""
+        return mapexport.lagebild_export(ctx.bundle, model, f, lang, tiles, metric=metric, layers=layers,
+                                         scope=scope)
+
+    def map_html(tiles: str) -> str:
+        plain, alt = export_map(tiles)
+        return exports.standalone_map_html(plain, title, alt, lang)
 
     with c2:
         ui_exports.download(
             t("export.html", lang),
-            lambda: exports.standalone_map_html(export_map(widgets.tiles(lang)), title, alt,
-                                                lang).encode("utf-8"),
+            lambda: map_html(widgets.tiles(lang)).encode("utf-8"),
             f"lagebild_{period}.html", "text/html", key="lb_html")
 
         def make_map_png(progress) -> bytes:
             progress(t("export.step.html", lang))
-            page = exports.standalone_map_html(export_map(widgets.export_tiles(lang)), title, alt, lang)
+            plain, alt = export_map(widgets.export_tiles(lang))
+            page = exports.standalone_map_html(plain, title, alt, lang)
             progress(t("export.step.render", lang))
             return exports.map_png(page, title, alt)
 

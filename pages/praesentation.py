@@ -3,7 +3,8 @@
 A sequence of views (Gi* hot spots, presence gaps, trend, district comparison), stepped with
 the buttons or the arrow keys (← →). Everything shown or exported comes from
 :func:`viz.presentation.anonymise`: counts below k are suppressed (k from ``LAGEBILD_K``,
-default 5, raised per view with the URL parameter ``kmin``, never below 3).
+default 5, raised per view with the URL parameter ``kmin`` up to ``K_MAX`` = 50, never below 3;
+a higher ``kmin`` gives k = 50 with a notice, a lower one is ignored with a notice).
 """
 
 import os
@@ -11,7 +12,7 @@ import os
 import streamlit as st
 
 from base.i18n import md_escape, register, t
-from data.privacy import k_from_env
+from data.privacy import k_choices, k_from_env, requested_k
 from geo import tiles as geo_tiles
 from ui import chrome, widgets
 from ui import exports as ui_exports
@@ -25,6 +26,13 @@ register({
     "pres.exit": ("Präsentation beenden", "Leave presentation"),
     "pres.keys": ("Tasten ← → blättern", "Keys ← → step through"),
     "pres.k_error": ("LAGEBILD_K ist ungültig: {error}", "LAGEBILD_K is invalid: {error}"),
+    "pres.coarse": (
+        "Präsentation zeigt ganze Quartale, ganze Tage und alle Kategorien: Stunden-, Wochentags- und "
+        "Kategoriefilter gelten hier nicht (Schutz vor Differenzbildung).",
+        "The presentation shows whole quarters, whole days and all categories: hour, weekday and "
+        "category filters do not apply here (protection against differencing)."),
+    "pres.k_capped": ("kmin={raw} liegt über dem Höchstwert: k = {k} (höchstens {k}).",
+                      "kmin={raw} is above the maximum: k = {k} (at most {k})."),
 })
 
 # Full screen: no sidebar (the filters stay in effect), no header, large type, high contrast.
@@ -78,22 +86,30 @@ view = VIEWS[step]
 if st.query_params.get("s") != view:
     st.query_params["s"] = view
 bar[2].markdown(f"**{t('pres.step', lang, i=step + 1, n=len(VIEWS))}** · {t('pres.keys', lang)}")
+if not ss.get("_pr_kmin_checked"):  # a link may raise k (capped at the maximum), never lower it
+    ss["_pr_kmin_checked"] = True
+    raw_k = st.query_params.get("kmin")
+    k_asked, why = requested_k(k_floor, raw_k)
+    if why == "capped":
+        st.query_params["kmin"] = str(k_asked)
+        st.warning(t("pres.k_capped", lang, raw=md_escape(str(raw_k)[:12]), k=k_asked))
 with bar[3]:
-    k = chrome.url_select(t("pres.k", lang), list(range(k_floor, max(k_floor, 20) + 1)), key="pr_k",
-                          url_key="kmin")
+    k = chrome.url_select(t("pres.k", lang), k_choices(k_floor), key="pr_k", url_key="kmin")
 with bar[4]:
     resolution = widgets.resolution_select(lang)
 bar[5].page_link("pages/uebersicht.py", label=t("pres.exit", lang), icon=":material/close:")
 
 model = widgets.spatial_model(ctx, resolution)
-anon = presentation.anonymise(bundle, model, f, lang, k)
-scope = pagedata.scope_caption(bundle, f, lang)
+anon = presentation.anonymise(bundle, model, f, lang, k)  # conference filters, cell key method
+scope = pagedata.scope_caption(bundle, anon.filters or f, lang)
 
 st.title(t(f"pres.view.{view}", lang))
 st.badge(t("pres.badge", lang, k=k), icon=":material/shield:", color="blue",
          help=t("pres.badge_help", lang, k=k))
 note = t("pres.suppressed_note", lang, n=anon.suppressed, k=k) if anon.suppressed else ""
 st.caption(md_escape(" · ".join(x for x in (scope, note) if x)))
+if anon.filters is not None and anon.filters != f:
+    st.info(t("pres.coarse", lang), icon=":material/filter_alt_off:")
 
 # Conference mode: the app's local tiles when they cover the view (said under the map).
 tiles, tiles_note = widgets.conference_tiles(lang, presentation.bounds(bundle, f))

@@ -84,6 +84,10 @@ def test_gap_view_shows_only_aggregates() -> None:
     ({}, {"kmin": "2"}, 5, "kmin: '2'"),  # a link cannot lower k
     ({"LAGEBILD_K": "7"}, {}, 7, None),
     ({"LAGEBILD_K": "7"}, {"kmin": "5"}, 7, "kmin: '5'"),  # nor go below the configured k
+    ({}, {"kmin": "30"}, 30, None),  # above the old list's end of 20
+    ({}, {"kmin": "100"}, 50, "kmin=100 liegt über dem Höchstwert: k = 50"),  # capped, raised
+    ({"LAGEBILD_K": "60"}, {"kmin": "100"}, 60, "k = 60"),  # a floor above K_MAX is the cap
+    ({}, {"kmin": "99999999999999999999"}, 5, "ignoriert"),  # nonsense: the floor, with a notice
 ])
 def test_k_is_configurable_but_never_lowered_by_a_link(monkeypatch, env, query, k, notice) -> None:
     for name, value in env.items():
@@ -154,3 +158,13 @@ def test_lagebild_layers_and_exports(monkeypatch) -> None:
     assert downloads(at) == ["Tabelle als CSV · Vergleich aller Bezirke", "Zellen als GeoJSON",
                              "GeoPackage für GIS (QGIS, mit Stil)", "Karte als HTML (offline)"]
     assert at.radio(key="lb_gpkg_crs").value == 25832
+
+
+def test_hour_weekday_and_category_filters_do_not_apply_in_conference_mode() -> None:
+    """Issue #15: ?s=gap&q=2026-Q3 and the same with &h=0-23 must show the same numbers."""
+    plain = open_page("pages/praesentation.py", s="gap", q="2026-Q3")
+    sliced = open_page("pages/praesentation.py", s="gap", q="2026-Q3", h="0-23", wd="0,1", c="laerm")
+    notices = " ".join(i.value for i in sliced.info)
+    assert "Stunden-, Wochentags- und Kategoriefilter gelten hier nicht" in notices
+    assert not [i for i in plain.info if "gelten hier nicht" in i.value]
+    assert plain.dataframe[0].value.equals(sliced.dataframe[0].value)

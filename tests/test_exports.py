@@ -18,13 +18,14 @@ import pypdf
 import pytest
 from PIL import Image
 
+from base.i18n import t
 from data.filters import Filters
 from data.folder import DataBundle, load_folder
 from data.periods import parse_quarter
 from data.roles import Principal, restrict
 from geo import maps
 from geo import model as geo_model
-from viz import exports, pagedata, presentation, report
+from viz import exports, mapexport, pagedata, presentation, report
 
 REPO = Path(__file__).resolve().parent.parent
 F = Filters(parse_quarter("2026-Q3"), parse_quarter("2026-Q3"))
@@ -253,3 +254,22 @@ def test_no_raw_text_in_images_and_pdf(secret, k) -> None:
     png = exports.figure_png(presentation.trend_figure(a, "de"), "Trend",
                              presentation.alt_text("trend", a, "scope", "de"), 600, 300)
     no_secret(json.dumps(exports.png_text(png)), "PNG metadata")
+
+
+def test_exported_map_alt_text_names_only_the_layers_in_the_file() -> None:
+    """A coordinator's page shows single complaints; the exported map never holds them, and its
+    alt text must not name them (issue #15)."""
+    bundle = restrict(load_folder(REPO / "data" / "demo"), Principal("coordinator", ("heessen",)))
+    model = geo_model.build(bundle, 9)
+    f = Filters(parse_quarter("2026-Q3"), parse_quarter("2026-Q3"))
+    layers = ["districts", "hotspots", "points"]
+    m, alt = mapexport.lagebild_export(bundle, model, f, "de", "none", metric="complaints", layers=layers,
+                                       scope="Heessen")
+    points = t("map.layer.points", "de")
+    assert points not in maps.layer_names(m)
+    assert points not in alt
+    shown = [n for n in maps.layer_names(m) if n in alt]
+    assert shown and all(n in maps.layer_names(m) for n in shown)
+    assert alt.endswith(", ".join(pagedata.show_lagebild_layers(m, layers[:2], "de")) + ".")
+    html = exports.standalone_map_html(m, "Lagebild", alt, "de")
+    assert points not in html

@@ -20,12 +20,17 @@ from data.folder import load_folder
 from data.periods import parse_quarter
 from data.privacy import (
     K_DEFAULT,
+    K_MAX,
+    PTABLE,
     assert_k_anonymous,
     below_k,
     check_k,
+    conference_filters,
     effective_k,
+    k_choices,
     k_from_env,
     parse_k,
+    requested_k,
     suppress_margin,
     suppress_rows,
 )
@@ -66,6 +71,18 @@ def test_k_from_env_never_below_3(raw) -> None:
     (5, None, 5), (5, "8", 8), (5, "3", 5), (3, "4", 4), (10, "5", 10)])
 def test_page_parameter_can_only_raise_k(configured, requested, expected) -> None:
     assert effective_k(configured, requested) == expected
+
+
+@pytest.mark.parametrize(("floor", "raw", "expected"), [
+    (5, None, (5, None)), (5, "8", (8, None)), (5, "50", (50, None)), (5, "100", (50, "capped")),
+    (5, "4", (5, "floor")), (5, "-7", (5, "floor")), (7, "5", (7, "floor")), (60, "100", (60, "capped")),
+    (60, "60", (60, None)), (5, "zehn", (5, "invalid")), (5, "1e9", (5, "invalid")),
+    (5, "9" * 40, (5, "invalid")), (5, "٣", (5, "invalid"))])
+def test_kmin_only_raises_k_up_to_the_maximum(floor, raw, expected) -> None:
+    assert K_MAX == 50
+    assert requested_k(floor, raw) == expected
+    k, _ = requested_k(floor, raw)
+    assert k >= floor and k in k_choices(floor)
 
 
 def test_page_parameter_below_3_is_an_error() -> None:
@@ -140,6 +157,8 @@ def _true_cell_counts(model, f: Filters) -> dict[str, int]:
 
 def _check_views(bundle, model, f: Filters, k: int) -> presentation.Anonymised:
     anon = presentation.anonymise(bundle, model, f, "de", k)
+    f = conference_filters(f)  # what conference mode applies: whole quarters, days, all categories
+    assert anon.filters == f
     true = _true_cell_counts(model, f)
     # every displayed or exported cell, checked against the model's own counts
     shown_cells = set(anon.cells["h3"]) | set(anon.gap["h3"])
@@ -153,6 +172,8 @@ def _check_views(bundle, model, f: Filters, k: int) -> presentation.Anonymised:
     shown_cells |= {feat["id"] for feat in geo["features"]}
     assert all(true[c] >= k for c in shown_cells), sorted((c, true[c]) for c in shown_cells if true[c] < k)
     assert all(feat["properties"]["count"] >= k for feat in geo["features"])
+    for feat in geo["features"]:  # published through the cell key method: at most ±D off
+        assert abs(feat["properties"]["count"] - true[feat["id"]]) <= PTABLE.d
     # districts: complaints and staff incidents, primary and secondary suppression
     c = bundle["complaints"]
     inc = bundle["staff_incidents"]
@@ -163,7 +184,8 @@ def _check_views(bundle, model, f: Filters, k: int) -> presentation.Anonymised:
         assert (truth[shown] >= k).all()
         hidden = truth[~shown].sum()
         assert hidden == 0 or hidden >= k or not shown.any()  # no differencing from the total
-        np.testing.assert_array_equal(anon.districts[col].to_numpy()[shown], truth[shown])
+        assert (np.abs(anon.districts[col].to_numpy()[shown] - truth[shown]) <= PTABLE.d).all()
+        assert (anon.districts[col].to_numpy()[shown] >= k).all()
     assert anon.districts.loc[anon.districts["complaints"].isna(), "per_1000"].isna().all()
     # the trend: quarters below k are gaps; the period's quarters form one margin
     values = anon.trend["value"].to_numpy()
@@ -191,11 +213,13 @@ def test_no_cell_below_k_for_a_coordinator(coordinator_bundle, coordinator_model
 
 
 def test_suppression_happens_for_small_selections(demo, models) -> None:
+    f = FILTERS["latest quarter"]
     anon = presentation.anonymise(demo, models[10], FILTERS["one category at night"], "de", 5)
+    assert anon.filters == f  # category and hours are dropped in conference mode
     assert anon.suppressed > 0
     assert anon.trend["value"].isna().sum() + anon.districts["incidents"].isna().sum() > 0
-    true = _true_cell_counts(models[10], FILTERS["one category at night"])
-    spots = geo_model.hotspots(models[10], FILTERS["one category at night"])
+    true = _true_cell_counts(models[10], f)
+    spots = geo_model.hotspots(models[10], f)
     hot_small = spots[(spots["cls"] != "none") & (spots["count"] < 5) & (spots["count"] > 0)]
     assert len(hot_small) > 0  # there were significant cells below k ...
     assert not set(hot_small["h3"]) & set(anon.cells["h3"])  # ... and none is shown

@@ -5,11 +5,20 @@ single complaint or incident, no description, address or office, staff incidents
 district. :func:`anonymise` computes the numbers once for the filters and ``k``; the
 builders turn them into maps, charts and tables. Exports of the Präsentation page use the
 same :class:`Anonymised` value, so they show exactly what the projector shows.
+
+Against differencing (two views whose records differ by a few): conference mode applies only
+whole quarters, whole days and all categories (:func:`data.privacy.conference_filters`), and
+every count it shows is published through the cell key method
+(:func:`data.privacy.published_counts`): a cell's number depends only on its set of records,
+so the same cell gives the same number in every view, and two different sets carry
+independent noise.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import weakref
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -17,10 +26,22 @@ import plotly.graph_objects as go
 import shapely
 
 from base.i18n import fmt_number, register, t
-from data.filters import Filters
+from data.filters import Filters, complaint_mask, incident_mask
 from data.folder import DataBundle
-from data.privacy import assert_k_anonymous, below_k, check_k, mask_values, suppress_margin
+from data.kpis import population
+from data.privacy import (
+    assert_k_anonymous,
+    below_k,
+    cell_key_secret,
+    check_k,
+    conference_filters,
+    mask_values,
+    published_counts,
+    record_keys,
+    suppress_margin,
+)
 from geo import maps
+from geo.cells import cell_codes
 from geo.model import SpatialModel, gap, hotspots
 from viz import charts, pagedata
 
@@ -32,9 +53,11 @@ register({
     "pres.badge": ("anonymisiert (k ≥ {k})", "anonymised (k ≥ {k})"),
     "pres.badge_help": (
         "Nur zusammengefasste Zahlen: keine Einzelfälle, Adressen oder Beschreibungen. Zellen, "
-        "Bezirke und Quartale mit weniger als {k} Fällen werden nicht gezeigt.",
+        "Bezirke und Quartale mit weniger als {k} Fällen werden nicht gezeigt; alle Zahlen sind nach "
+        "dem Cell-Key-Verfahren um bis zu ±2 verrauscht (gleiche Fälle, gleiche Zahl).",
         "Aggregates only: no single cases, addresses or descriptions. Cells, districts and "
-        "quarters with fewer than {k} cases are not shown."),
+        "quarters with fewer than {k} cases are not shown; every number carries noise of up to ±2 "
+        "(cell key method: the same cases give the same number)."),
     "pres.suppressed": ("unterdrückt (< {k})", "suppressed (< {k})"),
     "pres.suppressed_note": ("{n} Zellen/Bezirke/Quartale mit weniger als {k} Fällen ausgeblendet.",
                              "{n} cells/districts/quarters with fewer than {k} cases hidden."),
@@ -69,33 +92,92 @@ class Anonymised:
     trend: pd.DataFrame  # quarter_label, value (NaN = suppressed)
     districts: pd.DataFrame  # district_id, name, population, complaints, per_1000, patrol_hours, incidents
     suppressed: int  # how many cells, districts and quarters were hidden
+    #: Totals of the filtered view (complaints, per_1000, open_complaints, staff_incidents),
+    #: published like every other count (NaN: below k).
+    totals: dict[str, float] = field(default_factory=dict)
+    #: The filters the numbers are for (conference filters: whole quarters, days, categories).
+    filters: Filters | None = None
 
 
 def _district_mask(model: SpatialModel, f: Filters) -> np.ndarray:
     return model.index.district_cells(list(f.districts) if f.districts else None)
 
 
-def anonymise(bundle: DataBundle, model: SpatialModel, f: Filters, lang: str, k: int) -> Anonymised:
-    """The conference views' numbers for the filters, with counts below ``k`` suppressed."""
+@dataclass(frozen=True, eq=False)
+class _RecordKeys:
+    """Record keys and cell codes of a bundle's complaints and incidents (for one model)."""
+
+    complaints: pd.DataFrame
+    secret: str
+    complaint_keys: np.ndarray
+    complaint_cells: np.ndarray
+    incident_keys: np.ndarray
+
+
+_KEYS: weakref.WeakKeyDictionary[SpatialModel, _RecordKeys] = weakref.WeakKeyDictionary()
+
+
+def record_key_table(bundle: DataBundle, model: SpatialModel, secret: str) -> _RecordKeys:
+    """The record keys (keyed hash of the ids) and cells of the complaints; computed once per model."""
+    c = bundle["complaints"]
+    found = _KEYS.get(model)
+    if found is not None and found.complaints is c and found.secret == secret:
+        return found
+    made = _RecordKeys(
+        complaints=c, secret=secret, complaint_keys=record_keys(c["complaint_id"], secret),
+        complaint_cells=cell_codes(model.index, c["lat"].to_numpy(), c["lon"].to_numpy()).astype(np.int64),
+        incident_keys=record_keys(bundle["staff_incidents"]["incident_id"], secret))
+    _KEYS[model] = made
+    return made
+
+
+def _grouped(labels: np.ndarray, keys: np.ndarray, mask: np.ndarray, size: int
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """(counts, key sums) per label code 0..size-1 of the records in ``mask``."""
+    sel = mask & (labels >= 0)
+    return (np.bincount(labels[sel], minlength=size).astype(np.float64),
+            np.bincount(labels[sel], weights=keys[sel], minlength=size))
+
+
+def _by_district(frame: pd.DataFrame, keys: np.ndarray, mask: np.ndarray, ids: pd.Series
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    codes = pd.Index(ids.astype(str)).get_indexer(frame["district_id"].astype(str))
+    return _grouped(np.asarray(codes, dtype=np.int64), keys, mask, len(ids))
+
+
+def anonymise(bundle: DataBundle, model: SpatialModel, f: Filters, lang: str, k: int,
+              secret: str | None = None) -> Anonymised:
+    """The conference views' numbers: conference filters, counts below ``k`` suppressed, every
+    shown count published through the cell key method (``secret``: else LAGEBILD_CELL_KEY_SECRET)."""
     k = check_k(k)
+    f = conference_filters(f)
+    rk = record_key_table(bundle, model, cell_key_secret(os.environ) if secret is None else secret)
+    c = bundle["complaints"]
     names = dict(zip(bundle["districts"]["district_id"], bundle["districts"]["name"], strict=True))
     hidden = 0
 
     spots = hotspots(model, f)
     in_view = _district_mask(model, f)
     cls = spots["cls"].astype(str).to_numpy()
+    # the records behind each cell's count (the cube's: in the period, with a category)
+    in_period = complaint_mask(c, replace(f, districts=())) & c["category"].notna().to_numpy()
+    n_cell, key_cell = _grouped(rk.complaint_cells, rk.complaint_keys, in_period, len(model.index.cells))
+    shown_cell = published_counts(n_cell, key_cell, k)
     candidate = in_view & np.isin(cls, SHOWN_CLASSES)
-    small = below_k(spots["count"], k)
-    hidden += int((candidate & small & (spots["count"].to_numpy() > 0)).sum())
+    small = below_k(n_cell, k)
+    hidden += int((candidate & small & (n_cell > 0)).sum())
     keep = candidate & ~small
     cells = pd.DataFrame({"h3": spots["h3"].to_numpy()[keep],
                           "district_id": model.index.district[keep].astype(str),
-                          "cls": cls[keep], "count": spots["count"].to_numpy()[keep].astype(int)})
+                          "cls": cls[keep], "count": shown_cell[keep].astype(int)})
+    cell_pos = pd.Series(np.arange(len(model.index.cells)), index=pd.Index(model.index.cells).astype(str))
 
     g = gap(model, f, spots)
-    small_gap = below_k(g["complaints"], k)
+    pos = cell_pos.reindex(g["h3"].astype(str)).to_numpy()
+    small_gap = below_k(n_cell[pos], k) if len(g) else np.zeros(0, dtype=bool)
     hidden += int(small_gap.sum())
     g = g.loc[~small_gap].reset_index(drop=True)
+    g_shown = shown_cell[pos[~small_gap]] if len(g) else np.zeros(0)
     labels = bundle.category_labels(lang)
     gap_frame = pd.DataFrame({
         "rank": np.arange(1, len(g) + 1),
@@ -103,7 +185,7 @@ def anonymise(bundle: DataBundle, model: SpatialModel, f: Filters, lang: str, k:
         "name": g["district_id"].map(lambda d: names.get(d, d)),
         "h3": g["h3"].astype(str),
         "cls": g["cls"].astype(str),
-        "complaints": g["complaints"].astype(int),
+        "complaints": g_shown.astype(int),
         "presence_minutes": g["presence_minutes"].round(0),
         "main_categories": g["main_categories"].map(
             lambda s: ", ".join(labels.get(c, c) for c in str(s).split(",") if c)),
@@ -112,31 +194,58 @@ def anonymise(bundle: DataBundle, model: SpatialModel, f: Filters, lang: str, k:
     series = pagedata.quarter_series(bundle, f)
     quarters = bundle.quarters()
     in_period = np.array([f.q_from <= q <= f.q_to for q in quarters], dtype=bool)
-    values = series["value"].to_numpy(dtype="float64")
+    q_codes = pd.Categorical(c["quarter"], categories=quarters).codes.astype(np.int64)
+    in_filter = complaint_mask(c, f, quarters=quarters)
+    values, q_keys = _grouped(q_codes, rk.complaint_keys, in_filter, len(quarters))
     trend_hidden = below_k(values, k)
     if in_period.any():  # the period's quarters add up to the district totals: one margin
         trend_hidden[in_period] = suppress_margin(values[in_period], k)
     hidden += int((trend_hidden & (values > 0)).sum())
     trend = pd.DataFrame({"quarter_label": series["quarter_label"],
-                          "value": mask_values(series["value"], trend_hidden).to_numpy()})
+                          "value": mask_values(pd.Series(published_counts(values, q_keys, k)),
+                                               trend_hidden).to_numpy()})
 
     table = pagedata.district_table(bundle, model, f)
     if f.districts:
         table = table[table["district_id"].isin(f.districts)].reset_index(drop=True)
-    c_hidden = suppress_margin(table["complaints"], k)
-    i_hidden = suppress_margin(table["incidents"], k)
-    hidden += int((c_hidden & (table["complaints"].to_numpy() > 0)).sum())
+    all_f = replace(f, districts=())
+    n_d, key_d = _by_district(c, rk.complaint_keys, complaint_mask(c, all_f), table["district_id"])
+    inc = bundle["staff_incidents"]
+    n_i, key_i = _by_district(inc, rk.incident_keys, incident_mask(inc, all_f), table["district_id"])
+    c_hidden = suppress_margin(n_d, k)
+    i_hidden = suppress_margin(n_i, k)
+    hidden += int((c_hidden & (n_d > 0)).sum())
+    shown_d = mask_values(pd.Series(published_counts(n_d, key_d, k)), c_hidden)
+    pop = table["population"].astype("float64").to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_1000 = np.where(pop > 0, shown_d.to_numpy() / pop * 1000, np.nan)
     districts = pd.DataFrame({
         "district_id": table["district_id"].astype(str),
         "name": table["name"].astype(str),
         "population": table["population"],
-        "complaints": mask_values(table["complaints"], c_hidden),
-        "per_1000": mask_values(table["per_1000"], c_hidden),
+        "complaints": shown_d.to_numpy(),
+        "per_1000": per_1000,
         "patrol_hours": table["patrol_hours"].round(1),
-        "incidents": mask_values(table["incidents"], i_hidden),
+        "incidents": mask_values(pd.Series(published_counts(n_i, key_i, k)), i_hidden).to_numpy(),
     })
-    out = Anonymised(k=k, cells=cells, gap=gap_frame, trend=trend, districts=districts, suppressed=hidden)
+    out = Anonymised(k=k, cells=cells, gap=gap_frame, trend=trend, districts=districts, suppressed=hidden,
+                     totals=_totals(bundle, rk, f, k), filters=f)
     check(out)
+    return out
+
+
+def _totals(bundle: DataBundle, rk: _RecordKeys, f: Filters, k: int) -> dict[str, float]:
+    """The view's totals (the report's KPI tiles), published through the cell key method."""
+    c, inc = bundle["complaints"], bundle["staff_incidents"]
+    cur = complaint_mask(c, f)
+    open_ = cur & (c["closed_quarter"].to_numpy() > f.q_to)
+    inc_mask = incident_mask(inc, f)
+    sums = {"complaints": (cur.sum(), rk.complaint_keys[cur].sum()),
+            "open_complaints": (open_.sum(), rk.complaint_keys[open_].sum()),
+            "staff_incidents": (inc_mask.sum(), rk.incident_keys[inc_mask].sum())}
+    out = {name: float(published_counts(np.array([n]), np.array([s]), k)[0]) for name, (n, s) in sums.items()}
+    pop = population(bundle["districts"], f)
+    out["per_1000"] = out["complaints"] / pop * 1000 if pop else float("nan")
     return out
 
 

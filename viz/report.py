@@ -13,6 +13,7 @@ No single complaint, address or description appears in either.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -23,7 +24,7 @@ from data.contracts import TZ
 from data.filters import Filters
 from data.folder import DataBundle
 from data.periods import quarter_label
-from data.privacy import check_k
+from data.privacy import check_k, conference_filters
 from geo import maps
 from geo.model import SpatialModel, gap, hotspots
 from geo.tiles import for_export
@@ -63,18 +64,20 @@ COUNT_KPIS = {"complaints": "complaints", "per_1000": "complaints", "open_compla
               "staff_incidents": "staff_incidents"}
 
 
-def _kpis(bundle: DataBundle, model: SpatialModel, f: Filters, lang: str, k: int | None
-          ) -> list[tuple[str, str]]:
+def _kpis(bundle: DataBundle, model: SpatialModel, f: Filters, lang: str, k: int | None,
+          anon: presentation.Anonymised | None = None) -> list[tuple[str, str]]:
     kpis = pagedata.overview_kpis(bundle, model, f)
-    by_key = {kp.key: kp for kp in kpis}
     out = []
     for kp in kpis:
         text = kpi_text(kp, lang)
         value = text.value
-        if k is not None and kp.key in COUNT_KPIS:
-            basis = by_key.get(COUNT_KPIS[kp.key])
-            if basis is None or not basis.current >= k:
+        if k is not None and kp.key in COUNT_KPIS:  # published like the views: cell key method
+            shown = anon.totals.get(kp.key, float("nan")) if anon is not None else float("nan")
+            basis = anon.totals.get(COUNT_KPIS[kp.key], float("nan")) if anon is not None else float("nan")
+            if not basis >= k or shown != shown:
                 value = t("pres.suppressed", lang, k=k)
+            else:
+                value = kpi_text(replace(kp, current=shown, previous=None, z=None), lang).value
         elif k is None and text.delta:
             value = f"{value} ({text.delta})"
         out.append((text.label, value))
@@ -104,11 +107,14 @@ def quarter_report(bundle: DataBundle, model: SpatialModel, f: Filters, lang: st
 
     ``tiles``: the view's base map; tiles the app has locally are embedded in the map image.
     """
+    anon = None
     if k is not None:
         k = check_k(k)
+        f = conference_filters(f)
+        anon = presentation.anonymise(bundle, model, f, lang, k)
     scope = pagedata.scope_caption(bundle, f, lang)
     progress(t("report.step.kpis", lang))
-    kpis = _kpis(bundle, model, f, lang, k)
+    kpis = _kpis(bundle, model, f, lang, k, anon)
     tables: list[tuple[str, pd.DataFrame]] = []
     if k is None:
         m, n_hot, n_gap = _full_map(bundle, model, f, lang, tiles)
@@ -127,7 +133,7 @@ def quarter_report(bundle: DataBundle, model: SpatialModel, f: Filters, lang: st
         quarters = [quarter_label(q) for q in bundle.quarters()] or ["–"]
         trend_alt = t("pres.alt.trend", lang, first=quarters[0], last=quarters[-1])
     else:
-        anon = presentation.anonymise(bundle, model, f, lang, k)
+        assert anon is not None
         m = presentation.gap_map(bundle, anon, f, lang, for_export(tiles))
         maps.add_hotspots(m, anon.cells[anon.cells["cls"].str.startswith("hot")], lang)
         n_hot = int(anon.cells["cls"].str.startswith("hot").sum())

@@ -49,3 +49,53 @@ def max_upload_bytes(limit_mb: float | None = None) -> int:
     if limit_mb <= 0:
         raise ValueError(f"upload limit must be positive, got {limit_mb!r} MB")
     return int(limit_mb * 1024 * 1024)
+
+
+# --- limits of the readers (each configurable by environment; documented in README) ---------------
+
+DEFAULT_MAX_COLUMNS = 2000  # columns of a table (CSV header, XLSX row, JSON records)
+DEFAULT_MAX_LINE_KB = 1024  # the longest physical line of a CSV file
+DEFAULT_MAX_CELLS = 5_000_000  # cells of an XLSX sheet (declared box and real cells)
+DEFAULT_MAX_DEPTH = 64  # nesting of JSON arrays and objects (GeoJSON needs about 8)
+EXCERPT_CHARS = 80  # messages quote at most this much of an offending value
+
+
+def _env_int(name: str, default: int) -> int:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {text!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {text!r}")
+    return value
+
+
+def max_columns() -> int:
+    """Columns a table may have: ``LAGEBILD_IMPORT_MAX_COLUMNS`` or 2000."""
+    return _env_int("LAGEBILD_IMPORT_MAX_COLUMNS", DEFAULT_MAX_COLUMNS)
+
+
+def max_line_bytes() -> int:
+    """The longest CSV line in bytes: ``LAGEBILD_IMPORT_MAX_LINE_KB`` (KiB) or 1024 KiB."""
+    return _env_int("LAGEBILD_IMPORT_MAX_LINE_KB", DEFAULT_MAX_LINE_KB) * 1024
+
+
+def max_cells() -> int:
+    """Cells of an XLSX sheet: ``LAGEBILD_IMPORT_MAX_CELLS`` or 5,000,000."""
+    return _env_int("LAGEBILD_IMPORT_MAX_CELLS", DEFAULT_MAX_CELLS)
+
+
+def max_depth() -> int:
+    """Nesting depth of JSON: ``LAGEBILD_IMPORT_MAX_DEPTH`` or 64."""
+    return _env_int("LAGEBILD_IMPORT_MAX_DEPTH", DEFAULT_MAX_DEPTH)
+
+
+def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
+    """``value`` as text, cut to ``limit`` characters with "…" and the full length when longer."""
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text):,} characters)"

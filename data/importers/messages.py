@@ -85,6 +85,39 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{file}: coordinates are not longitudes/latitudes and their reference system is "
         "unknown (e.g. x={x}, y={y}). Please name it (--crs EPSG:25832).",
     ),
+    "too_many_columns": (
+        "{file} hat {count} Spalten (Grenze {limit}, einstellbar mit LAGEBILD_IMPORT_MAX_COLUMNS). "
+        "Beginn: {excerpt}",
+        "{file} has {count} columns (limit {limit}, configurable with LAGEBILD_IMPORT_MAX_COLUMNS). "
+        "Start: {excerpt}",
+    ),
+    "line_too_long": (
+        "{file}: Zeile {line} ist länger als {limit_kb} KB (mindestens {size_kb} KB; Grenze einstellbar "
+        "mit LAGEBILD_IMPORT_MAX_LINE_KB). Beginn: {excerpt}",
+        "{file}: line {line} is longer than {limit_kb} KB (at least {size_kb} KB; limit configurable "
+        "with LAGEBILD_IMPORT_MAX_LINE_KB). Start: {excerpt}",
+    ),
+    "xlsx_too_large": (
+        "{file}: Tabellenblatt {sheet} umfasst {rows} Zeilen × {cols} Spalten = {cells} Zellen "
+        "(Grenze {limit} Zellen und {limit_cols} Spalten, einstellbar mit LAGEBILD_IMPORT_MAX_CELLS und "
+        "LAGEBILD_IMPORT_MAX_COLUMNS).",
+        "{file}: sheet {sheet} spans {rows} rows × {cols} columns = {cells} cells (limit {limit} cells "
+        "and {limit_cols} columns, configurable with LAGEBILD_IMPORT_MAX_CELLS and "
+        "LAGEBILD_IMPORT_MAX_COLUMNS).",
+    ),
+    "json_too_deep": (
+        "{file} ist tiefer als {limit} Ebenen verschachtelt (ab Byte {offset}; GeoJSON braucht etwa 8; "
+        "Grenze einstellbar mit LAGEBILD_IMPORT_MAX_DEPTH).",
+        "{file} is nested deeper than {limit} levels (from byte {offset}; GeoJSON needs about 8; "
+        "limit configurable with LAGEBILD_IMPORT_MAX_DEPTH).",
+    ),
+    "zip_member_too_large": (
+        "Im ZIP-Archiv {file} entpackt sich {member} auf mehr als {size_mb} MB, sein Dateikopf "
+        "nennt {declared_mb} MB: kein gültiges Shapefile (ZIP-Bombe?).",
+        "In the zip archive {file}, {member} unpacks to more than {size_mb} MB while its header "
+        "declares {declared_mb} MB: not a valid Shapefile (zip bomb?).",
+    ),
+    "file_unreadable": ("{file} ist nicht lesbar: {detail}", "{file} cannot be read: {detail}"),
     "xlsx_bad": ("{file} ist keine lesbare Excel-Datei: {detail}",
                  "{file} is not a readable Excel file: {detail}"),
     "no_header": ("{file} enthält keine Kopfzeile und keine Daten.",
@@ -141,6 +174,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "note_xy_degrees": (
         "Die x/y-Spalten enthalten Längen/Breiten in Grad; gelesen als WGS84.",
         "The x/y columns hold longitudes/latitudes in degrees; read as WGS84.",
+    ),
+    "note_surrogates": (
+        "{count} ungültige Zeichen (einzelne UTF-16-Surrogate) durch \ufffd ersetzt.",
+        "{count} invalid characters (lone UTF-16 surrogates) replaced by \ufffd.",
     ),
     "note_encoding": ("Zeichenkodierung: {encoding} ({how}).", "Character encoding: {encoding} ({how})."),
     "how_bom": ("Byte-Order-Mark", "byte order mark"),

@@ -31,6 +31,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -43,7 +44,7 @@ from data.contracts import FIELDS, SPECS
 from data.csvsafe import neutralise_formulas
 from data.importers import crs as crs_mod
 from data.importers import mapping as mp
-from data.importers.errors import ImportError_, UsageError_, max_upload_bytes
+from data.importers.errors import ImportError_, UsageError_, excerpt, max_upload_bytes
 from data.importers.geocoding import GeocodeCache, GeocoderSettings, geocode_addresses, query_key
 from data.importers.messages import contract_reason, msg
 from data.importers.readers import RawTable, read_source
@@ -237,7 +238,23 @@ def read_file(source: Any, name: str | None = None, *, crs: str | None = None,
             parsed = crs_mod.parse_crs(crs)
         except ValueError:
             raise UsageError_("crs_option_bad", crs=crs) from None
-    return read_source(source, name, crs=parsed, max_bytes=max_upload_bytes(max_upload_mb), layer=layer)
+    try:
+        return read_source(source, name, crs=parsed, max_bytes=max_upload_bytes(max_upload_mb),
+                           layer=layer)
+    except ImportError_:
+        raise
+    except (ValueError, TypeError, LookupError, ArithmeticError, RecursionError, MemoryError, OSError,
+            UnicodeError, shapely.errors.ShapelyError) as exc:  # a last guard: a report, never a traceback
+        raise ImportError_("file_unreadable", file=_source_name(source, name),
+                           detail=excerpt(f"{type(exc).__name__}: {exc}", 200)) from None
+
+
+def _source_name(source: Any, name: str | None) -> str:
+    if name:
+        return str(name)
+    if isinstance(source, str | Path):
+        return Path(source).name
+    return str(getattr(source, "name", None) or "upload")
 
 
 @dataclass
@@ -371,7 +388,23 @@ def _context(store: Store | None, kind: str, districts: pd.DataFrame | None) -> 
     return ctx
 
 
-def validate_import(kind: str, raw: RawTable, mapping: Mapping[str, str] | None = None, *,
+def validate_import(kind: str, raw: RawTable, *args: Any, **kwargs: Any) -> ImportReport:
+    """Convert and check every record of ``raw`` as data set ``kind`` (see :func:`_validate_import`).
+
+    Whatever a hostile file provokes below ends as :class:`ImportError_` (a report naming the
+    file), never as a traceback.
+    """
+    try:
+        return _validate_import(kind, raw, *args, **kwargs)
+    except ImportError_:
+        raise
+    except (ValueError, TypeError, LookupError, ArithmeticError, RecursionError, MemoryError,
+            UnicodeError, shapely.errors.ShapelyError) as exc:
+        raise ImportError_("file_unreadable", file=raw.source_name,
+                           detail=excerpt(f"{type(exc).__name__}: {exc}", 200)) from None
+
+
+def _validate_import(kind: str, raw: RawTable, mapping: Mapping[str, str] | None = None, *,
                     constants: Mapping[str, str] | None = None, store: Store | None = None,
                     districts: pd.DataFrame | None = None, crs: str | None = None,
                     timezone: str = "Europe/Berlin", geocode: bool = False, geocoder: Any = None,

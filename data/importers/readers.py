@@ -25,6 +25,9 @@ import codecs
 import csv
 import io
 import json
+import math
+import re
+import tempfile
 import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -39,7 +42,16 @@ import shapely.geometry
 
 from data.importers import crs as crs_mod
 from data.importers import gdal
-from data.importers.errors import ZIP_EXPANSION_FACTOR, ImportError_, max_upload_bytes
+from data.importers.errors import (
+    ZIP_EXPANSION_FACTOR,
+    ImportError_,
+    excerpt,
+    max_cells,
+    max_columns,
+    max_depth,
+    max_line_bytes,
+    max_upload_bytes,
+)
 from data.importers.messages import Msg
 
 Note = tuple[str, dict[str, Any]]
@@ -95,6 +107,92 @@ def _mb(size: float) -> str:
     value = size / 2**20
     text = f"{value:.1f}" if value >= 100 else f"{value:.3g}"
     return text[:-2] if text.endswith(".0") else text
+
+
+# --- bounds checked before parsing (linear, chunked: memory independent of the file size) ----------
+
+_CHUNK = 4 * 2**20
+
+
+def first_long_line(data: bytes, limit: int) -> tuple[int, int, int] | None:
+    """(line number, start offset, length so far) of the first line longer than ``limit`` bytes.
+
+    Lines end at LF or CR (so CRLF and old Mac files both count as lines). ``None`` if every
+    line fits. Linear in ``data`` with numpy over 4 MB chunks.
+    """
+    arr = np.frombuffer(data, dtype=np.uint8)
+    start = 0
+    for pos in range(0, len(arr), _CHUNK):
+        chunk = arr[pos:pos + _CHUNK]
+        ends = np.flatnonzero((chunk == 10) | (chunk == 13)) + pos
+        if ends.size:
+            starts = np.concatenate(([start], ends[:-1] + 1))
+            over = np.flatnonzero(ends - starts > limit)
+            if over.size:
+                start = int(starts[over[0]])
+                return _line_number(data, start), start, int(ends[over[0]] - start)
+            start = int(ends[-1]) + 1
+        end = pos + len(chunk)
+        if end - start > limit:
+            return _line_number(data, start), start, end - start
+    return None
+
+
+def _line_number(data: bytes, offset: int) -> int:
+    head = data[:offset]
+    breaks = head.count(b"\n")
+    return (breaks if breaks else head.count(b"\r")) + 1
+
+
+def _check_lines(data: bytes, name: str) -> None:
+    limit = max_line_bytes()
+    found = first_long_line(data, limit)
+    if found is not None:
+        line, start, length = found
+        raise ImportError_("line_too_long", file=name, line=line, limit_kb=limit // 1024,
+                           size_kb=f"{length // 1024:,}",
+                           excerpt=excerpt(data[start:start + 200].decode("utf-8", "replace"), 60))
+
+
+def json_depth_offset(data: bytes, limit: int) -> int | None:
+    """The byte offset where JSON arrays/objects first nest deeper than ``limit`` (``None``: never).
+
+    Brackets inside strings do not count (escaped backslashes and quotes are blanked first,
+    keeping offsets). Linear, numpy over 4 MB chunks, before any parser recurses.
+    """
+    if b"\\" in data:
+        data = data.replace(b"\\\\", b"  ").replace(b'\\"', b"  ")
+    arr = np.frombuffer(data, dtype=np.uint8)
+    quotes, depth = 0, 0
+    for pos in range(0, len(arr), _CHUNK):
+        chunk = arr[pos:pos + _CHUNK]
+        q = chunk == 34
+        in_string = ((np.cumsum(q, dtype=np.int64) + quotes) & 1).astype(bool) & ~q
+        quotes += int(q.sum())
+        delta = ((chunk == 91) | (chunk == 123)).astype(np.int32) - ((chunk == 93) | (chunk == 125))
+        delta[in_string] = 0
+        levels = np.cumsum(delta, dtype=np.int64) + depth
+        over = np.flatnonzero(levels > limit)
+        if over.size:
+            return pos + int(over[0])
+        if len(levels):
+            depth = int(levels[-1])
+    return None
+
+
+def _check_depth(data: bytes, name: str) -> None:
+    limit = max_depth()
+    offset = json_depth_offset(data, limit)
+    if offset is not None:
+        raise ImportError_("json_too_deep", file=name, limit=limit, offset=f"{offset:,}")
+
+
+def _check_columns(count: int, cells: list[object], name: str) -> None:
+    limit = max_columns()
+    if count > limit:
+        head = ", ".join(str(c) for c in cells[:8])
+        raise ImportError_("too_many_columns", file=name, count=f"{count:,}", limit=f"{limit:,}",
+                           excerpt=excerpt(head, 60))
 
 
 # --- entry point -----------------------------------------------------------------------------
@@ -153,10 +251,19 @@ def read_source(source: str | Path | bytes | BinaryIO, name: str | None = None, 
     fmt = gdal.sniff(data)
     if fmt is not None:
         return _read_gdal(data, name, fmt, crs, layer)
+    first = data.lstrip(b" \t\r\n\xef\xbb\xbf")[:1]
+    if first not in (b"{", b"[") and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        _check_lines(data, name)  # before decoding: a 190 MB line is refused in a second
     text, encoding, how = _decode(data, name)
     stripped = text.lstrip()
     if stripped[:1] in ("{", "["):
-        return _read_json(text, name, crs)
+        _check_depth(data if encoding != "UTF-16" else text.encode("utf-8", "surrogatepass"), name)
+        try:
+            return _read_json(text, name, crs)
+        except RecursionError:  # a guard behind the depth check (parsers recurse per level)
+            raise ImportError_("json_too_deep", file=name, limit=max_depth(), offset="?") from None
+    if encoding == "UTF-16":
+        _check_lines(text.encode("utf-8", "surrogatepass"), name)
     table = _read_csv(text, name)
     table.notes.insert(0, ("note_encoding", {"encoding": encoding, "how": how}))
     return table
@@ -302,8 +409,19 @@ def _grid_table(grid: pd.DataFrame, name: str, fmt: str,
     return table
 
 
+def _header_width(text: str, delim: str, name: str) -> None:
+    """Refuse a header wider than the column limit before any per-column work (one C pass)."""
+    start = len(text) - len(text.lstrip("\r\n \t"))
+    end = min((i for i in (text.find("\n", start), text.find("\r", start)) if i >= 0), default=len(text))
+    line = text[start:end]
+    if line.count(delim) + 1 > max_columns():
+        cells = next(csv.reader([line], delimiter=delim), [])
+        _check_columns(len(cells), cells, name)
+
+
 def _read_csv(text: str, name: str) -> RawTable:
     delim = sniff_delimiter(text)
+    _header_width(text, delim, name)
     long_rows: dict[int, tuple[int, int, str]] = {}
     try:  # fast path: pandas' C parser; ragged rows fall back to the csv module
         grid = pd.read_csv(io.StringIO(text), sep=delim, header=None, dtype=str,
@@ -321,7 +439,7 @@ def _read_csv(text: str, name: str) -> RawTable:
         for i, r in enumerate(rows):
             if len(r) > width and i > header_at:
                 if any(c.strip() for c in r[width:]):
-                    long_rows[i] = (len(r), width, delim.join(r))
+                    long_rows[i] = (len(r), width, excerpt(delim.join(r[:width + 2]), 200))
                 r = r[:width]
             fixed.append(r + [""] * (width - len(r)) if len(r) < width else r)
         grid = pd.DataFrame(fixed, dtype=object)
@@ -335,18 +453,55 @@ def _read_csv(text: str, name: str) -> RawTable:
 
 # --- XLSX ------------------------------------------------------------------------------------
 
+def _xlsx_box(name: str, sheet: str, rows: int, cols: int) -> None:
+    """Refuse a sheet box (declared or real) over the cell or column limit."""
+    limit, limit_cols = max_cells(), max_columns()
+    if cols > limit_cols or rows * cols > limit:
+        raise ImportError_("xlsx_too_large", file=name, sheet=excerpt(sheet, 40), rows=f"{rows:,}",
+                           cols=f"{cols:,}", cells=f"{rows * cols:,}", limit=f"{limit:,}",
+                           limit_cols=f"{limit_cols:,}")
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost exception (openpyxl wraps defusedxml's) as a short text."""
+    seen = 0
+    while (exc.__cause__ or exc.__context__) is not None and seen < 10:
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+        seen += 1
+    return excerpt(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, 200)
+
+
+def _sheet_rows(ws: Any, name: str) -> list[tuple]:
+    """The rows of a read-only sheet, streamed: the declared box is checked first, then the
+    real cells while they are read (openpyxl would pad every row to the declared width)."""
+    declared_rows, declared_cols = ws.max_row or 0, ws.max_column or 0
+    _xlsx_box(name, ws.title, declared_rows, declared_cols)
+    ws.reset_dimensions()  # no padding to a declared width: each row as long as its cells
+    rows: list[tuple] = []
+    width = 0
+    for row in ws.iter_rows(values_only=True):
+        if len(row) > width:
+            width = len(row)
+            if width > max_columns():
+                _check_columns(width, list(row), name)
+        rows.append(row)
+        if len(rows) * max(width, 1) > max_cells():
+            _xlsx_box(name, ws.title, len(rows), max(width, 1))
+    return [r + (None,) * (width - len(r)) if len(r) < width else r for r in rows]
+
+
 def _read_xlsx(data: bytes, name: str) -> RawTable:
-    import openpyxl
+    import openpyxl  # parses through defusedxml when installed: no entities, no DTDs
 
     try:
         wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:
-        raise ImportError_("xlsx_bad", file=name, detail=str(exc) or type(exc).__name__) from None
+        raise ImportError_("xlsx_bad", file=name, detail=_root_cause(exc)) from None
     try:
         sheets = wb.worksheets
         chosen, rows = None, []
         for ws in sheets:
-            rows = [list(r) for r in ws.iter_rows(values_only=True)]
+            rows = _sheet_rows(ws, name)
             if any(any(v is not None and str(v).strip() for v in r) for r in rows):
                 chosen = ws
                 break
@@ -357,6 +512,10 @@ def _read_xlsx(data: bytes, name: str) -> RawTable:
             table.notes.append(("note_sheet", {"sheet": chosen.title, "count": len(sheets)}))
         table.dayfirst_hint = True
         return table
+    except ImportError_:
+        raise
+    except Exception as exc:  # XML errors, forbidden entities and DTDs surface while rows are read
+        raise ImportError_("xlsx_bad", file=name, detail=_root_cause(exc)) from None
     finally:
         wb.close()
 
@@ -376,6 +535,11 @@ def _read_zip(data: bytes, name: str, crs: pyproj.CRS | None, limit: int,
         raise ImportError_("zip_too_large", file=name, size_mb=_mb(total),
                            limit_mb=_mb(limit * ZIP_EXPANSION_FACTOR))
     if "xl/workbook.xml" in names or "[Content_Types].xml" in names:
+        for info in infos:  # kept in memory whole by openpyxl (the sheets are streamed)
+            if info.filename.startswith("xl/") and not info.filename.startswith("xl/worksheets/") \
+                    and info.file_size > limit:
+                raise ImportError_("zip_too_large", file=f"{name}: {info.filename}",
+                                   size_mb=_mb(info.file_size), limit_mb=_mb(limit))
         return _read_xlsx(data, name)
     members = [n for n in names if not n.startswith("__MACOSX/") and not n.endswith("/")]
     shps = [n for n in members if n.lower().endswith(".shp")]
@@ -387,17 +551,70 @@ def _read_zip(data: bytes, name: str, crs: pyproj.CRS | None, limit: int,
         raise ImportError_("zip_no_shp", file=name, members=listing)
     if len(shps) > 1:
         raise ImportError_("zip_many_shp", file=name, members=", ".join(shps))
-    return _read_shapefile(zf, shps[0], members, name, crs)
+    with tempfile.TemporaryDirectory(prefix="lagebild-shp-") as tmp:
+        unpacked = _Unpacked(zf, name, Path(tmp), limit * ZIP_EXPANSION_FACTOR)
+        return _read_shapefile(unpacked, shps[0], members, name, crs)
 
 
-def _member(zf: zipfile.ZipFile, members: list[str], base: str, ext: str) -> tuple[str, bytes] | None:
-    for m in members:
-        if m.lower() == (base + ext).lower():
-            try:
-                return m, zf.read(m)
-            except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
-                raise ImportError_("zip_bad", file=m, detail=str(exc)) from None
-    return None
+SMALL_MEMBER = 2**20  # .prj and .cpg: a few hundred bytes in practice
+HEADER_SLACK = 64 * 1024  # bytes a member may exceed the size its header declares
+
+
+def _declared_size(ext: str, head: bytes, member: str, name: str) -> int:
+    """The size a Shapefile member's own header declares (.shp/.shx: file length; .dbf: records)."""
+    if ext in (".shp", ".shx"):
+        code = int.from_bytes(head[0:4], "big") if len(head) >= 4 else -1
+        if len(head) < 100 or code != 9994:
+            raise ImportError_("shp_bad", file=name, member=member,
+                               detail=f"no Shapefile header (file code {code}, expected 9994)")
+        return int.from_bytes(head[24:28], "big") * 2
+    if len(head) < 32:
+        return len(head)
+    records = int.from_bytes(head[4:8], "little")
+    header_len = int.from_bytes(head[8:10], "little")
+    record_len = int.from_bytes(head[10:12], "little")
+    return header_len + records * record_len + 1
+
+
+class _Unpacked:
+    """Shapefile members unpacked to a temporary folder as a stream, with a running size check.
+
+    Each member may unpack to at most what its header declares (+64 KB; .prj/.cpg 1 MB),
+    all together to at most ``cap`` bytes: a zip bomb stops after the first bytes that
+    exceed its own header, never read whole into memory.
+    """
+
+    def __init__(self, zf: zipfile.ZipFile, name: str, folder: Path, cap: int) -> None:
+        self.zf, self.name, self.folder, self.cap, self.total = zf, name, folder, cap, 0
+
+    def member(self, members: list[str], base: str, ext: str) -> tuple[str, Path] | None:
+        for m in members:
+            if m.lower() == (base + ext).lower():
+                return m, self._extract(m, ext)
+        return None
+
+    def _extract(self, member: str, ext: str) -> Path:
+        path = self.folder / f"member{ext}"
+        try:
+            with self.zf.open(member) as src, path.open("wb") as out:
+                head = src.read(100)
+                allowed = SMALL_MEMBER if ext in (".prj", ".cpg") else \
+                    _declared_size(ext, head, member, self.name) + HEADER_SLACK
+                size = len(head)
+                out.write(head)
+                while block := src.read(2**20):
+                    size += len(block)
+                    if size > allowed:
+                        raise ImportError_("zip_member_too_large", file=self.name, member=member,
+                                           size_mb=_mb(size), declared_mb=_mb(max(allowed - HEADER_SLACK, 0)))
+                    if self.total + size > self.cap:
+                        raise ImportError_("zip_too_large", file=self.name, size_mb=_mb(self.total + size),
+                                           limit_mb=_mb(self.cap))
+                    out.write(block)
+            self.total += size
+        except (zipfile.BadZipFile, OSError, RuntimeError, EOFError, ValueError) as exc:
+            raise ImportError_("zip_bad", file=member, detail=excerpt(str(exc), 200)) from None
+        return path
 
 
 _CPG_ALIASES = {
@@ -438,19 +655,22 @@ def detect_dbf_encoding(dbf: bytes) -> tuple[str, Msg]:
     return "cp1252", Msg.of("how_dbf_cp1252")
 
 
-def _read_shapefile(zf: zipfile.ZipFile, shp_name: str, members: list[str], name: str,
+def _read_shapefile(zf: _Unpacked, shp_name: str, members: list[str], name: str,
                     crs: pyproj.CRS | None) -> RawTable:
     import shapefile  # pyshp
 
     base = shp_name[:-4]
-    shp = _member(zf, members, base, ".shp")
-    shx = _member(zf, members, base, ".shx")
-    dbf = _member(zf, members, base, ".dbf")
-    prj = _member(zf, members, base, ".prj")
-    cpg = _member(zf, members, base, ".cpg")
-    assert shp is not None
-    if dbf is None:
+    shp_at = zf.member(members, base, ".shp")
+    shx_at = zf.member(members, base, ".shx")
+    dbf_at = zf.member(members, base, ".dbf")
+    if dbf_at is None:
         raise ImportError_("zip_no_dbf", file=name, member=base + ".dbf")
+    prj_at = zf.member(members, base, ".prj")
+    cpg_at = zf.member(members, base, ".cpg")
+    assert shp_at is not None
+    dbf = dbf_at[0], dbf_at[1].read_bytes()
+    prj = (prj_at[0], prj_at[1].read_bytes()) if prj_at else None
+    cpg = (cpg_at[0], cpg_at[1].read_bytes()) if cpg_at else None
     notes: list[Note] = []
     encoding: str | None = None
     how = Msg.of("how_utf8")
@@ -462,8 +682,9 @@ def _read_shapefile(zf: zipfile.ZipFile, shp_name: str, members: list[str], name
         encoding, how = detect_dbf_encoding(dbf[1])
 
     def load(enc: str) -> tuple[list[str], list[dict], list[Any]]:
-        reader = shapefile.Reader(shp=io.BytesIO(shp[1]), shx=io.BytesIO(shx[1]) if shx else None,
-                                  dbf=io.BytesIO(dbf[1]), encoding=enc, encodingErrors="strict")
+        files = [shp_at[1].open("rb"), shx_at[1].open("rb") if shx_at else None, dbf_at[1].open("rb")]
+        reader = shapefile.Reader(shp=files[0], shx=files[1], dbf=files[2], encoding=enc,
+                                  encodingErrors="strict")
         try:
             fields = [f[0] for f in reader.fields[1:]]
             shapes, records = [], []
@@ -473,6 +694,9 @@ def _read_shapefile(zf: zipfile.ZipFile, shp_name: str, members: list[str], name
             return fields, records, shapes
         finally:
             reader.close()
+            for f in files:
+                if f is not None:
+                    f.close()
 
     try:
         try:
@@ -491,7 +715,7 @@ def _read_shapefile(zf: zipfile.ZipFile, shp_name: str, members: list[str], name
         raise
     except Exception as exc:
         raise ImportError_("shp_bad", file=name, member=shp_name,
-                           detail=str(exc) or type(exc).__name__) from None
+                           detail=excerpt(str(exc) or type(exc).__name__, 200)) from None
     notes.append(("note_encoding", {"encoding": encoding, "how": how}))
     frame = pd.DataFrame(records, columns=fields, dtype=object) if records else pd.DataFrame(
         {f: pd.Series(dtype=object) for f in fields})
@@ -531,10 +755,13 @@ def _positions_2d(coords: object) -> object:
     if isinstance(coords, list | tuple):
         if coords and all(isinstance(c, int | float) and not isinstance(c, bool) for c in coords):
             if len(coords) < 2:
-                raise ValueError(f"a position needs two numbers, got {list(coords)!r}")
-            return [float(coords[0]), float(coords[1])]
+                raise ValueError(f"a position needs two numbers, got {excerpt(list(coords))}")
+            x, y = float(coords[0]), float(coords[1])
+            if not (math.isfinite(x) and math.isfinite(y)):
+                raise ValueError(f"coordinates must be finite numbers, got {[x, y]!r}")
+            return [x, y]
         return [_positions_2d(c) for c in coords]
-    raise ValueError(f"coordinates must be numbers in arrays, got {coords!r}")
+    raise ValueError(f"coordinates must be numbers in arrays, got {excerpt(coords)}")
 
 
 def geometry_from_geojson(obj: object) -> shapely.Geometry:
@@ -546,18 +773,45 @@ def geometry_from_geojson(obj: object) -> shapely.Geometry:
         raise ValueError(f"unknown geometry type {kind!r}")
     if kind == "GeometryCollection":
         parts = [geometry_from_geojson(g) for g in obj.get("geometries") or []]
+        if any(p.geom_type == "GeometryCollection" for p in parts):
+            raise ValueError("a GeometryCollection must not hold another GeometryCollection (RFC 7946 3.1.8)")
         return shapely.GeometryCollection(parts)
     if "coordinates" not in obj:
         raise ValueError(f"{kind} without coordinates")
-    geom = shapely.geometry.shape({"type": kind, "coordinates": _positions_2d(obj["coordinates"])})
-    return shapely.force_2d(geom)
+    coords = _positions_2d(obj["coordinates"])
+    geom = shapely.force_2d(shapely.geometry.shape({"type": kind, "coordinates": coords}))
+    _check_finite(geom)
+    return geom
+
+
+def _check_finite(geom: shapely.Geometry) -> None:
+    """``ValueError`` for NaN or infinite coordinates (GEOS cannot repair or compare them)."""
+    coords = shapely.get_coordinates(geom)
+    bad = ~np.isfinite(coords).all(axis=1)
+    if bad.any():
+        raise ValueError(f"coordinates must be finite numbers, got {coords[bad][0].tolist()!r} "
+                         f"(vertex {int(np.flatnonzero(bad)[0]) + 1})")
+
+
+_LONE_SURROGATE = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+                             r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}")
 
 
 def _read_json(text: str, name: str, crs: pyproj.CRS | None) -> RawTable:
+    replaced = 0
+    if "\\u" in text:  # "\ud800" alone is valid JSON but no character: it cannot be stored
+        text, replaced = _LONE_SURROGATE.subn("\\\\ufffd", text)
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ImportError_("json_bad", file=name, detail=exc.msg, line=exc.lineno, col=exc.colno) from None
+    table = _read_json_doc(doc, name, crs)
+    if replaced:
+        table.notes.append(("note_surrogates", {"count": replaced}))
+    return table
+
+
+def _read_json_doc(doc: object, name: str, crs: pyproj.CRS | None) -> RawTable:
     if isinstance(doc, dict) and doc.get("type") in ({"FeatureCollection", "Feature"} | GEOMETRY_TYPES):
         return _read_geojson(doc, name, crs)
     requests = _open311_requests(doc)
@@ -665,8 +919,8 @@ def _read_geojson(doc: dict, name: str, crs: pyproj.CRS | None) -> RawTable:
             geoms.append(geometry_from_geojson(geom))
         except (ValueError, TypeError, shapely.errors.GEOSException) as exc:
             geoms.append(None)
-            row_errors.append((i + 1, "geometry", json.dumps(geom)[:200], "r_bad_geometry",
-                               {"detail": str(exc)}))
+            row_errors.append((i + 1, "geometry", excerpt(json.dumps(geom), 200), "r_bad_geometry",
+                               {"detail": excerpt(str(exc), 200)}))
     columns = list(dict.fromkeys(k for r in rows for k in r))
     frame = pd.DataFrame(rows, columns=columns, dtype=object) if rows else pd.DataFrame()
     frame = blank_to_none(frame)
@@ -677,9 +931,19 @@ def _read_geojson(doc: dict, name: str, crs: pyproj.CRS | None) -> RawTable:
     return table
 
 
+MAX_COORDINATE = 1e8  # metres or degrees: no CRS used in Germany comes near it
+
+
 def _finish_geometries(table: RawTable, geoms: np.ndarray, source_crs: pyproj.CRS | None, name: str,
                        default: pyproj.CRS | None = None) -> None:
     """Settle the CRS (declared, else default if the values are degrees, else guessed) and reproject."""
+    for i, g in enumerate(geoms):  # beyond any CRS: a row error, not a failed guess for the file
+        if g is not None and not g.is_empty:
+            coords = shapely.get_coordinates(g)
+            if not (np.isfinite(coords).all() and (np.abs(coords) <= MAX_COORDINATE).all()):
+                geoms[i] = None
+                table.row_errors.append((i + 1, "geometry", g.geom_type, "r_bad_geometry",
+                                         {"detail": f"coordinates beyond ±{MAX_COORDINATE:g}"}))
     present = np.array([g is not None and not g.is_empty for g in geoms], dtype=bool)
     if source_crs is None:
         coords = shapely.get_coordinates(geoms[present]) if present.any() else np.empty((0, 2))
@@ -695,7 +959,13 @@ def _finish_geometries(table: RawTable, geoms: np.ndarray, source_crs: pyproj.CR
                                    y=float(np.median(y[ok])) if ok.any() else "?")
             source_crs = guessed
             table.notes.append(("note_crs_assumed", {"crs": crs_mod.describe(guessed)}))
-    table.geometry = crs_mod.geometries_to_wgs84(geoms, source_crs)
+    out = crs_mod.geometries_to_wgs84(geoms, source_crs)
+    for i, g in enumerate(out):  # outside the CRS' area the transformation gives inf
+        if g is not None and not g.is_empty and not np.isfinite(shapely.get_coordinates(g)).all():
+            out[i] = None
+            detail = f"coordinates outside the range of {crs_mod.describe(source_crs)}"
+            table.row_errors.append((i + 1, "geometry", g.geom_type, "r_bad_geometry", {"detail": detail}))
+    table.geometry = out
     table.source_crs = crs_mod.describe(source_crs)
 
 
