@@ -22,9 +22,9 @@ folder = os.environ["LAGEBILD_DATA"]
 bundle = load_bundle(folder, signature(Path(folder)))  # the app's cached copy
 districts = st.multiselect("district", list(bundle["districts"]["district_id"]), key="d")
 quarter = parse_quarter(st.selectbox("quarter", ["2026-Q3", "2026-Q2", "2026-Q1", "2025-Q4", "2025-Q3",
-                                                 "2025-Q2"], key="q"))
+                                                 "2025-Q2", "2025-Q1", "2024-Q4"], key="q"))
 f = Filters(quarter, quarter, districts=tuple(districts))
-c = bundle["complaints"]
+c = bundle["complaints"]  # every raw complaint in memory (the app's prepared form holds none)
 sel = c.loc[complaint_mask(c, f), ["lat", "lon"]].to_numpy()
 m = folium.Map(location=[51.68, 7.82], zoom_start=12, tiles=None)
 HeatMap(sel.tolist(), radius=8).add_to(m)

@@ -11,11 +11,19 @@ Measures, on a generated data set (cached under bench/out/):
   (b) naive_rerun_s  the same filter changes on a page that draws a folium HeatMap of every
                      filtered complaint through st_folium (bench/naive_page.py);
   (c) map_html_bytes the Lagebild map's HTML for the default filters;
-  (d) peak_rss_mb    peak resident memory of this process (data, model, both pages);
+  (d) peak_rss_mb    peak resident memory (VmHWM) of the app's server process, from its
+                     start through the cold start and the browser updates (e);
+                     bench_rss_mb: this process (AppTest of both pages);
   (e) cold_start_s   `streamlit run dashboard.py` started fresh to a complete Übersicht in
                      headless Chromium (KPIs and map drawn), or an AppTest run if Chromium
-                     is missing.
-Prints a table and, as the very last line, one JSON object.
+                     is missing; the data set's prepared form exists (built when the data
+                     was written, see geo/prepared.py; prepare_s when this run built it);
+  (f) browser_update_s  in Chromium, a period change on the Lagebild page (keyboard on the
+                     period slider) until the new map is drawn (a new map frame with the
+                     SVG paths of every shown layer); naive_browser_update_s: the same on
+                     the naive page until its heat map canvas is drawn (median of 5 each).
+Each figure is a median of --repeat (>= 7) first visits; rerun_p90_s is the 90th percentile
+of the first-visit period changes. Prints a table and, as the very last line, one JSON object.
 """
 
 from __future__ import annotations
@@ -43,14 +51,27 @@ def ensure_data(complaints: int, pings: int, seed: int) -> Path:
         t0 = time.perf_counter()
         frames, meta = generator.generate(seed=seed, complaints=complaints, pings=pings)
         write_folder(folder, frames, meta)
+        del frames
         print(f"generated {folder.name} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     return folder
 
 
+def ensure_prepared(folder: Path) -> float | None:
+    """Build the prepared form when missing or stale (as a data set's writer would); seconds."""
+    from geo import prepared
+
+    if prepared.is_current(folder):
+        return None
+    t0 = time.perf_counter()
+    prepared.prepare_folder(folder)
+    return time.perf_counter() - t0
+
+
 # The same filter changes on both pages. Headline: the period, city-wide (the mayor's and
 # the coordinators' most common change); second: the district selection in 2026-Q3.
-PERIODS = ["2026-Q2", "2026-Q1", "2025-Q4", "2025-Q3", "2025-Q2"]  # none is the start state
-DISTRICTS = [["mitte"], ["heessen"], [], ["uentrop", "mitte"]]
+PERIODS = ["2026-Q2", "2026-Q1", "2025-Q4", "2025-Q3", "2025-Q2", "2025-Q1", "2024-Q4"]  # not the start
+DISTRICTS = [["mitte"], ["heessen"], ["uentrop"], ["pelkum"], ["herringen"], ["bockum-hoevel"],
+             ["rhynern"], ["uentrop", "mitte"], ["heessen", "pelkum"]]
 
 
 def time_reruns(at, set_filter, values, repeat: int) -> list[float]:
@@ -109,13 +130,13 @@ def bench_app(repeat: int) -> tuple[list[float], list[float], list[float], int]:
     def set_district(app, value):
         app.sidebar.multiselect(key="flt_d").set_value(value)
 
-    first = time_reruns(at, set_period, PERIODS, repeat)  # first visits (with --repeat <= 5)
+    first = time_reruns(at, set_period, PERIODS, repeat)  # first visits (with --repeat <= 7)
     periods = time_reruns(at, set_period, PERIODS, repeat)  # revisits: every state seen before
     set_period(at, "2026-Q3")
     at.run()
     districts = time_reruns(at, set_district, DISTRICTS, repeat)
     folder = os.environ["LAGEBILD_DATA"]
-    bundle = load_bundle(folder, signature(Path(folder)))
+    bundle = load_bundle(folder, signature(Path(folder)))  # the prepared bundle, as the app has it
     q = parse_quarter("2026-Q3")
     html = maps.map_html(lagebild_map(bundle, build(bundle), Filters(q, q), "de", "none"))
     return periods, first, districts, len(html.encode("utf-8"))
@@ -141,7 +162,67 @@ def bench_naive(repeat: int) -> tuple[list[float], list[float]]:
     return periods, districts
 
 
-def cold_start(folder: Path) -> float:
+def _vm_hwm_mb(pid: int) -> float:
+    """Peak resident memory (VmHWM) of a running process, in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class _Server:
+    """`streamlit run SCRIPT` on a free port (bench/naive_page.py; the app uses the harness)."""
+
+    def __init__(self, script: str, env: dict[str, str]) -> None:
+        import subprocess
+
+        from harness import _free_port
+
+        self.port = _free_port()
+        self.url = f"http://localhost:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(self.port),
+             "--server.address", "127.0.0.1", "--server.headless", "true",
+             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+            cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+_NEW_MAP_DRAWN = """(selector) => {
+  const frames = [...document.querySelectorAll('iframe[title="streamlit_folium.st_folium"]')];
+  const fresh = frames.filter(f => !f.dataset.benchOld);
+  if (!fresh.length) return false;
+  const doc = fresh[0].contentDocument;
+  return !!(doc && doc.readyState === "complete" && doc.querySelector(selector));
+}"""
+_MARK_OLD = """() => document.querySelectorAll('iframe[title="streamlit_folium.st_folium"]')
+  .forEach(f => { f.dataset.benchOld = "1"; })"""
+_TWO_FRAMES = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(1))))"
+
+
+def _time_map_updates(page, change, selector: str, n: int) -> list[float]:
+    """Seconds from a filter change to a new map frame whose ``selector`` is drawn, n times."""
+    from harness import wait_for_app
+
+    times = []
+    for i in range(n):
+        wait_for_app(page, timeout=600_000)  # the previous run has finished (input is not lost)
+        page.evaluate(_MARK_OLD)
+        t0 = time.perf_counter()
+        change(i)
+        page.wait_for_function(_NEW_MAP_DRAWN, arg=selector, timeout=120_000, polling="raf")
+        page.evaluate(_TWO_FRAMES)  # what was drawn has been painted
+        times.append(time.perf_counter() - t0)
+        print(f"  map update {i + 1}/{n}: {times[-1]:.3f} s", file=sys.stderr, flush=True)
+    return times
+
+
+def browser_bench(folder: Path, n: int = 5, updates: bool = True) -> dict:
+    """Cold start, browser-measured updates on both pages and the app server's peak memory."""
     from harness import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, map_frame, wait_for_app
 
     if not Path(CHROMIUM).exists():
@@ -149,25 +230,94 @@ def cold_start(folder: Path) -> float:
 
         t0 = time.perf_counter()
         AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=600).run()
-        return time.perf_counter() - t0
+        return {"cold_start_s": time.perf_counter() - t0}
     from playwright.sync_api import sync_playwright
 
+    out: dict = {}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        t0 = time.perf_counter()
-        server = StreamlitServer({"LAGEBILD_DATA": str(folder)})
         try:
-            page = browser.new_page()
-            page.goto(server.url, timeout=600_000)
-            wait_for_app(page, timeout=600_000)
-            page.wait_for_selector('[data-testid="stMetricValue"]', timeout=600_000)
-            frame = map_frame(page, timeout=600_000)
-            frame.wait_for_selector("path.leaflet-interactive", timeout=600_000)
-            elapsed = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            server = StreamlitServer({"LAGEBILD_DATA": str(folder)})
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.goto(server.url, timeout=600_000)
+                wait_for_app(page, timeout=600_000)
+                page.wait_for_selector('[data-testid="stMetricValue"]', timeout=600_000)
+                frame = map_frame(page, timeout=600_000)
+                frame.wait_for_selector("path.leaflet-interactive", timeout=600_000)
+                out["cold_start_s"] = time.perf_counter() - t0
+                print(f"  cold start: {out['cold_start_s']:.2f} s", file=sys.stderr, flush=True)
+                if not updates:
+                    out["server_peak_rss_mb"] = _vm_hwm_mb(server.proc.pid)
+                    return out
+                page.goto(f"{server.url}/lagebild", timeout=600_000)
+                wait_for_app(page, timeout=600_000)
+                map_frame(page, timeout=600_000).wait_for_selector("path.leaflet-interactive",
+                                                                   timeout=600_000)
+                start_thumb = '[data-testid="stSidebar"] [data-testid="stSlider"] input[type="range"]'
+                page.wait_for_selector(start_thumb, state="attached", timeout=600_000)
+                wait_for_app(page, timeout=600_000)
+                thumb = page.locator(start_thumb).first  # the period's start (react-aria slider)
+
+                def earlier(_i):  # one quarter earlier: a period not seen before
+                    # After a rerun Streamlit may swap the slider element for a new one a
+                    # moment later; a key pressed on the old one is lost. Press again on the
+                    # new one when the value has not moved within 1.5 s (counted in the time).
+                    before = thumb.get_attribute("value")
+                    for _attempt in range(4):
+                        thumb.focus()
+                        page.keyboard.press("ArrowLeft")
+                        try:
+                            page.wait_for_function(
+                                "([s, v]) => document.querySelector(s).value !== v",
+                                arg=[start_thumb, before], timeout=1_500)
+                            return
+                        except Exception:
+                            continue
+
+                try:
+                    out["browser_runs_s"] = _time_map_updates(page, earlier, "path.leaflet-interactive",
+                                                              n)
+                except Exception as exc:  # reported, the other figures still count
+                    print(f"  browser update not measured: {exc}", file=sys.stderr)
+                out["server_peak_rss_mb"] = _vm_hwm_mb(server.proc.pid)
+            finally:
+                server.stop()
+            naive = _Server("bench/naive_page.py", {"LAGEBILD_DATA": str(folder),
+                                                     "LAGEBILD_TILES": "none"})
+            try:
+                import urllib.request
+
+                deadline = time.monotonic() + 120
+                while time.monotonic() < deadline:
+                    try:
+                        urllib.request.urlopen(f"{naive.url}/_stcore/health", timeout=2)
+                        break
+                    except OSError:
+                        time.sleep(0.3)
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.goto(naive.url, timeout=600_000)
+                page.wait_for_function(_NEW_MAP_DRAWN, arg="canvas", timeout=600_000)
+
+                def pick(i):
+                    page.locator('input[role="combobox"]').nth(1).click()
+                    page.locator('[role="option"]', has_text=PERIODS[i % len(PERIODS)]).first.click()
+
+                try:
+                    out["naive_browser_runs_s"] = _time_map_updates(
+                        page, pick, "canvas.leaflet-heatmap-layer", n)
+                except Exception as exc:
+                    print(f"  naive browser update not measured: {exc}", file=sys.stderr)
+            finally:
+                naive.stop()
         finally:
-            server.stop()
             browser.close()
-    return elapsed
+    return out
+
+
+def _p90(values: list[float]) -> float:
+    return float(statistics.quantiles(values, n=10, method="inclusive")[-1])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -175,57 +325,91 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--complaints", type=int, default=100_000)
     parser.add_argument("--pings", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=20241001)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--demo", action="store_true", help="use the committed demo folder")
+    parser.add_argument("--folder", help="an existing data folder (e.g. the region, bench/region.py)")
+    parser.add_argument("--no-browser-updates", action="store_true",
+                        help="Chromium only for the cold start (no map update timings)")
+    parser.add_argument("--skip-naive", action="store_true",
+                        help="no naive page (the region: its raw complaints do not fit the budget)")
     args = parser.parse_args(argv)
-    if args.repeat < 5:
-        parser.error(f"--repeat must be at least 5, got {args.repeat}")
-    folder = ROOT / "data" / "demo" if args.demo else ensure_data(args.complaints, args.pings,
-                                                                   args.seed)
+    if args.repeat < 7:
+        parser.error(f"--repeat must be at least 7, got {args.repeat}")
+    if args.folder:
+        folder = Path(args.folder).resolve()
+    elif args.demo:
+        folder = ROOT / "data" / "demo"
+    else:
+        folder = ensure_data(args.complaints, args.pings, args.seed)
+    prepare_s = ensure_prepared(folder)
     os.environ["LAGEBILD_DATA"] = str(folder)
     os.environ["LAGEBILD_TILES"] = "none"
-    cold = cold_start(folder)
+    load = os.getloadavg()
+    browser = browser_bench(folder, updates=not args.no_browser_updates)
     app_times, app_first_times, app_district_times, html_bytes = bench_app(args.repeat)
-    naive_times, naive_district_times = bench_naive(args.repeat)
+    if args.skip_naive:
+        naive_times, naive_district_times = [float("nan")], [float("nan")]
+    else:
+        naive_times, naive_district_times = bench_naive(args.repeat)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    from data.sources import signature
-    from ui.cache import load_bundle
+    from geo import prepared
 
-    counts = load_bundle(str(folder), signature(folder)).counts()
+    counts = prepared.read_prepared(folder).manifest["counts"]
     med = statistics.median
+    b_runs = browser.get("browser_runs_s", [float("nan")])
+    nb_runs = browser.get("naive_browser_runs_s", [float("nan")]) if not args.skip_naive \
+        else [float("nan")]
     result = {
         "complaints": counts["complaints"],
         "pings": counts["patrol_points"],
         # Headline: each period visited for the first time (data and model warm, nothing
         # of that filter state cached); revisits reuse the state's layers.
         "rerun_s": round(med(app_first_times), 3),
+        "rerun_p90_s": round(_p90(app_first_times), 3),
         "naive_rerun_s": round(med(naive_times), 3),
         "speedup": round(med(naive_times) / med(app_first_times), 1),
         "rerun_revisit_s": round(med(app_times), 3),
         "speedup_revisit": round(med(naive_times) / med(app_times), 1),
         "rerun_district_s": round(med(app_district_times), 3),
+        "rerun_district_p90_s": round(_p90(app_district_times), 3),
         "naive_rerun_district_s": round(med(naive_district_times), 3),
         "speedup_district": round(med(naive_district_times) / med(app_district_times), 1),
         "map_html_bytes": html_bytes,
-        "peak_rss_mb": round(peak, 1),
-        "cold_start_s": round(cold, 2),
-        "rerun_runs_s": [round(t, 3) for t in app_times],
+        "peak_rss_mb": round(browser.get("server_peak_rss_mb", float("nan")), 1),
+        "bench_rss_mb": round(peak, 1),
+        "cold_start_s": round(browser["cold_start_s"], 2),
+        "browser_update_s": round(med(b_runs), 3),
+        "naive_browser_update_s": round(med(nb_runs), 3),
+        "browser_speedup": round(med(nb_runs) / med(b_runs), 1),
+        "prepare_s": None if prepare_s is None else round(prepare_s, 1),
+        "load_avg_1m": round(load[0], 2),
+        "load_avg_1m_end": round(os.getloadavg()[0], 2),
+        "rerun_runs_s": [round(t, 3) for t in app_first_times],
+        "rerun_district_runs_s": [round(t, 3) for t in app_district_times],
         "naive_runs_s": [round(t, 3) for t in naive_times],
+        "browser_runs_s": [round(t, 3) for t in b_runs],
+        "naive_browser_runs_s": [round(t, 3) for t in nb_runs],
     }
     rows = [
         ("data", f"{result['complaints']:,} complaints, {result['pings']:,} pings"),
-        ("(a) period change, Lagebild (median)", f"{result['rerun_s']:.3f} s"),
+        ("(a) period change, Lagebild (median / p90)",
+         f"{result['rerun_s']:.3f} s / {result['rerun_p90_s']:.3f} s"),
         ("    ... revisiting a period", f"{result['rerun_revisit_s']:.3f} s"),
         ("(b) period change, naive HeatMap (median)", f"{result['naive_rerun_s']:.3f} s"),
         ("    speed-up (first visit / revisit)",
          f"{result['speedup']:.1f}x / {result['speedup_revisit']:.1f}x"),
-        ("(a') district change, Lagebild (median)", f"{result['rerun_district_s']:.3f} s"),
+        ("(a') district change, Lagebild (median / p90)",
+         f"{result['rerun_district_s']:.3f} s / {result['rerun_district_p90_s']:.3f} s"),
         ("(b') district change, naive HeatMap (median)",
          f"{result['naive_rerun_district_s']:.3f} s"),
         ("    speed-up", f"{result['speedup_district']:.1f}x"),
         ("(c) Lagebild map HTML", f"{html_bytes / 1e6:.2f} MB"),
-        ("(d) peak memory (RSS)", f"{result['peak_rss_mb']:.0f} MB"),
+        ("(d) peak memory of the app server (VmHWM)", f"{result['peak_rss_mb']:.0f} MB"),
         ("(e) cold start to complete Übersicht", f"{result['cold_start_s']:.2f} s"),
+        ("(f) period change in Chromium, Lagebild", f"{result['browser_update_s']:.3f} s"),
+        ("    ... naive HeatMap", f"{result['naive_browser_update_s']:.3f} s"),
+        ("    speed-up", f"{result['browser_speedup']:.1f}x"),
+        ("load average (1 min) at start / end", f"{result['load_avg_1m']} / {result['load_avg_1m_end']}"),
     ]
     width = max(len(r[0]) for r in rows)
     for name, value in rows:

@@ -1,16 +1,18 @@
-"""``python -m data``: the command line: the data tools (data/cli.py) plus the commands that
-need the upper layers (the ``cli`` package: ``plan``, ``export``).
+"""``python -m data``: the command line, and its composition root.
 
-This entry module is the composition root and the only place in ``data`` that imports upward;
-it is never imported as a library, and the import-linter contracts ignore exactly this one
-import (``data.__main__ -> cli`` in pyproject.toml).
+The data tools live in data/cli.py; the ``cli`` package above the logic layers adds what needs
+them: the commands ``plan`` (geo's planning) and ``export`` (viz's GeoPackage), and geo's
+preparer, so that ``demo``, ``prepare`` and store writes build the prepared form of what they
+write. This entry module is the only place in ``data`` that imports upward; it is never
+imported as a library, and the import-linter contracts ignore exactly this one import
+(``data.__main__ -> cli`` in pyproject.toml).
 """
 
 import sys
 
-from cli import COMMANDS
+from cli import COMMANDS, PREPARER
 from data.cli import EXTRA_COMMANDS, main
 
 EXTRA_COMMANDS.update(COMMANDS)
 
-sys.exit(main())
+sys.exit(main(preparer=PREPARER))

@@ -15,7 +15,13 @@ from pathlib import Path
 
 from data import generator, import_cli, sync, tiles_cli
 from data.contracts import error_records, format_errors
-from data.folder import load_folder, prepare, read_folder, write_folder
+from data.folder import (
+    DataFolderError,
+    load_folder,
+    prepare,
+    read_folder,
+    write_folder,
+)
 
 # Subcommands that live in other modules: name -> (configure parser, run).
 EXTRA_COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None],
@@ -47,7 +53,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     frames, meta = generator.generate(seed=args.seed, complaints=args.complaints, pings=args.pings)
     t1 = time.perf_counter()
-    out = write_folder(args.out, frames, meta)
+    out = write_folder(args.out, frames, meta, preparer=args.preparer)
     t2 = time.perf_counter()
     size = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
     print(f"wrote demo data to {out} ({size / 1e6:.1f} MB; generated in {t1 - t0:.1f} s, "
@@ -76,6 +82,29 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if errors.empty else 1
 
 
+def cmd_prepare(args: argparse.Namespace) -> int:
+    """Build the prepared form of a folder written by hand (see geo.prepared)."""
+    preparer = args.prepare
+    if preparer is None:
+        print("python -m data prepare: no preparer registered (run it as `python -m data`)",
+              file=sys.stderr)
+        return 2
+    folder = Path(args.folder)
+    t0 = time.perf_counter()
+    try:
+        preparer(folder)
+    except DataFolderError as exc:
+        for line in format_errors(exc.errors, limit=args.max_errors):
+            print(line)
+        print(json.dumps({"folder": str(folder), "prepared": False,
+                          "errors": error_records(exc.errors, limit=args.max_errors)},
+                         ensure_ascii=False))
+        return 1
+    print(json.dumps({"folder": str(folder), "prepared": True,
+                      "seconds": round(time.perf_counter() - t0, 2)}))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m data", description="Lagebild data tools")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -89,6 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("folder")
     check.add_argument("--max-errors", type=_non_negative, default=100)
     check.set_defaults(func=cmd_check)
+    prep = sub.add_parser("prepare", help="build the prepared form of a data folder (cells, "
+                          "cubes, summaries) beside its files")
+    prep.add_argument("folder")
+    prep.add_argument("--max-errors", type=_non_negative, default=100)
+    prep.set_defaults(func=cmd_prepare)
     for name, (configure, run) in EXTRA_COMMANDS.items():
         p = sub.add_parser(name, help=(configure.__doc__ or "").strip() or None)
         configure(p)
@@ -96,9 +130,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None,
+         preparer: Callable[[Path], object] | None = None) -> int:
+    """Run a command. ``preparer`` builds a folder's prepared form (geo.prepared.prepare_folder,
+    handed in by ``python -m data``); ``demo`` and the store also run it on what they write."""
     args = build_parser().parse_args(argv)
+    args.prepare = preparer  # strict: the prepare command reports invalid folders
+    args.preparer = None if preparer is None else _tolerant(preparer)
     return int(args.func(args))
+
+
+def _tolerant(preparer: Callable[[Path], object]) -> Callable[[Path], None]:
+    """For writers: a folder that cannot be prepared (e.g. a store without districts yet) is
+    still written; the app prepares it when it can."""
+    def run(folder: Path) -> None:
+        try:
+            preparer(folder)
+        except ValueError as exc:  # DataFolderError is a ValueError
+            print(f"{folder}: not prepared: {str(exc).splitlines()[0]}", file=sys.stderr)
+    return run
 
 
 __all__ = ["load_folder", "main"]

@@ -19,8 +19,11 @@ or Parquet (typed columns; preferred for the large tables). When both exist, Par
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -59,9 +62,46 @@ class DataBundle:
     meta: dict = field(default_factory=dict)
     path: Path | None = None
     _cache: dict = field(default_factory=dict, repr=False)  # derived values, computed once
+    # Large data sets not read yet: name -> loader (see :func:`load_folder` with ``lazy``).
+    # ``bundle[name]`` reads one on first use; pages that only need aggregates never do.
+    lazy: dict[str, Callable[[], pd.DataFrame]] = field(default_factory=dict, repr=False)
+    # Raw records filtered on read: (name, start, end) -> rows whose time lies in [start, end)
+    # (see :meth:`records_between`); None reads the whole frame and filters in memory.
+    reader: Callable[[str, pd.Timestamp | None, pd.Timestamp | None], pd.DataFrame] | None = \
+        field(default=None, repr=False)
+    # The districts a restricted view keeps (data.roles.restrict); None: the whole data set.
+    district_scope: frozenset[str] | None = None
+    # The prepared form this bundle was opened from (geo.prepared.Prepared), else None.
+    prepared: Any = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __getitem__(self, name: str) -> pd.DataFrame:
+        if name not in self.frames and name in self.lazy:
+            with self._lock:
+                if name not in self.frames:
+                    self.frames[name] = self.lazy[name]()
         return self.frames[name]
+
+    def is_loaded(self, name: str) -> bool:
+        """Whether ``name`` is in memory (False for a large data set not read yet)."""
+        return name in self.frames
+
+    def records_between(self, name: str, column: str, start: pd.Timestamp | None,
+                        end: pd.Timestamp | None) -> pd.DataFrame:
+        """Rows of ``name`` whose ``column`` lies in [start, end) (None: open end).
+
+        Read from disk with a filter when the data set is not in memory (the app never
+        holds all raw complaints), else selected in memory.
+        """
+        if name not in self.frames and self.reader is not None:
+            return self.reader(name, start, end)
+        frame = self[name]
+        mask = np.ones(len(frame), dtype=bool)
+        if start is not None:
+            mask &= (frame[column] >= start).to_numpy()
+        if end is not None:
+            mask &= (frame[column] < end).to_numpy()
+        return frame.loc[mask].reset_index(drop=True)
 
     @property
     def synthetic(self) -> bool:
@@ -120,7 +160,12 @@ class DataBundle:
         return (float(xmin), float(ymin), float(xmax), float(ymax))
 
     def counts(self) -> dict[str, int]:
-        return {name: len(frame) for name, frame in self.frames.items()}
+        """Records per data set (known without reading a large data set not in memory)."""
+        known = self._cache.get("counts", {})
+        names = [n for n in DATASETS if n in self.frames or n in self.lazy]
+        names += [n for n in self.frames if n not in names]
+        return {name: len(self.frames[name]) if name in self.frames else int(known[name])
+                for name in names if name in self.frames or name in known}
 
     def summary(self) -> dict:
         return {
@@ -160,10 +205,12 @@ def _find(folder: Path, name: str) -> Path | None:
     return next((p for p in candidates if p.exists()), None)
 
 
-def read_folder(folder: str | Path) -> tuple[dict[str, pd.DataFrame], dict, pd.DataFrame]:
+def read_folder(folder: str | Path, skip: tuple[str, ...] = ()
+                ) -> tuple[dict[str, pd.DataFrame], dict, pd.DataFrame]:
     """Read and validate every data set; never raises for bad content.
 
-    Returns (canonical frames, metadata, error table).
+    Data sets named in ``skip`` are not read (an empty frame stands in for them, also in
+    the cross-reference checks). Returns (canonical frames, metadata, error table).
     """
     folder = Path(folder)
     errors: list[pd.DataFrame] = []
@@ -181,6 +228,9 @@ def read_folder(folder: str | Path) -> tuple[dict[str, pd.DataFrame], dict, pd.D
             errors.append(contracts.errors_frame([(META_FILE, None, None, None, f"not JSON: {exc}")]))
     for name in DATASETS:
         path = _find(folder, name)
+        if name in skip and path is not None:
+            frames[name] = contracts.empty_frame(name)
+            continue
         if path is None:
             if name in REQUIRED_FILES:
                 errors.append(contracts.errors_frame(
@@ -205,46 +255,118 @@ def read_folder(folder: str | Path) -> tuple[dict[str, pd.DataFrame], dict, pd.D
     return frames, meta, table
 
 
-def load_folder(folder: str | Path) -> DataBundle:
-    """Load a data folder into a :class:`DataBundle`; raises :class:`DataFolderError`."""
-    frames, meta, errors = read_folder(folder)
+def load_folder(folder: str | Path, lazy: tuple[str, ...] = ()) -> DataBundle:
+    """Load a data folder into a :class:`DataBundle`; raises :class:`DataFolderError`.
+
+    Data sets named in ``lazy`` (large ones: ``complaints``, ``patrol_points``) are neither
+    read nor validated now: the bundle reads one when it is first asked for it, and
+    :meth:`DataBundle.records_between` reads only the rows of a time range. Use this only
+    for a folder whose large data sets were validated before (its prepared form is current,
+    see geo.prepared); otherwise load everything.
+    """
+    folder = Path(folder)
+    frames, meta, errors = read_folder(folder, skip=lazy)
     if not errors.empty:
-        raise DataFolderError(Path(folder), errors)
-    return prepare(frames, meta, Path(folder))
+        raise DataFolderError(folder, errors)
+    present = tuple(n for n in lazy if _find(folder, n) is not None)
+    bundle = prepare({n: f for n, f in frames.items()}, meta, folder)
+    small = dict(bundle.frames)  # districts and categories of the whole data set
+
+    def read_rows(name: str, start=None, end=None) -> pd.DataFrame:
+        return _read_records(folder, name, small, start, end)
+
+    for name in present:
+        del bundle.frames[name]
+        bundle.lazy[name] = (lambda n=name: read_rows(n))
+    bundle.reader = read_rows if present else None
+    return bundle
+
+
+_TIME_COLUMN = {"complaints": "received_at", "patrol_points": "time",
+                "staff_incidents": "occurred_at"}
+
+
+def _read_records(folder: Path, name: str, small: dict[str, pd.DataFrame],
+                  start: pd.Timestamp | None, end: pd.Timestamp | None) -> pd.DataFrame:
+    """The validated, derived rows of one data set, filtered on read by its time column.
+
+    Parquet is read through a pyarrow dataset with the time range as a filter: row groups
+    outside the range are skipped by their statistics and only matching rows reach pandas.
+    """
+    path = _find(folder, name)
+    if path is None:
+        return prepare_one(name, contracts.empty_frame(name), small)
+    time_col = _TIME_COLUMN.get(name)
+    if path.suffix == ".parquet":
+        import pyarrow.dataset as ds
+
+        dataset = ds.dataset(path, format="parquet")
+        expr = None
+        if time_col is not None and (start is not None or end is not None):
+            col_type = dataset.schema.field(time_col).type
+            field_ = ds.field(time_col)
+            for bound, op in ((start, "ge"), (end, "lt")):
+                if bound is None:
+                    continue
+                import pyarrow as pa
+
+                value = pa.scalar(pd.Timestamp(bound).to_pydatetime(), type=col_type)
+                cond = field_ >= value if op == "ge" else field_ < value
+                expr = cond if expr is None else expr & cond
+        raw = dataset.to_table(filter=expr).to_pandas()
+    else:
+        raw = _read_table(path)
+    frame, errors = contracts.validate(name, raw)
+    if not errors.empty:
+        raise DataFolderError(folder, errors)
+    if path.suffix != ".parquet" and time_col is not None:
+        keep = np.ones(len(frame), dtype=bool)
+        if start is not None:
+            keep &= (frame[time_col] >= start).to_numpy()
+        if end is not None:
+            keep &= (frame[time_col] < end).to_numpy()
+        frame = frame.loc[keep].reset_index(drop=True)
+    return prepare_one(name, frame, small)
 
 
 def prepare(frames: dict[str, pd.DataFrame], meta: dict, path: Path | None = None) -> DataBundle:
     """Add the derived columns to validated frames."""
+    frames = dict(frames)
+    for name in ("complaints", "staff_incidents", "offices", "patrols"):
+        frames[name] = prepare_one(name, frames[name], frames)
+    return DataBundle(frames=frames, meta=meta, path=path)
+
+
+def prepare_one(name: str, frame: pd.DataFrame, small: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The derived columns of one validated data set (``small`` gives districts, categories)."""
     from data.spatial import assign_polygons
 
-    frames = dict(frames)
-    districts = frames["districts"]
+    if name == "patrols":
+        patrols = frame.copy()
+        patrols["quarter"] = quarter_ordinals(patrols["start"])
+        return patrols
+    if name not in ("complaints", "staff_incidents", "offices"):
+        return frame
+    districts = small["districts"]
     polys, ids = districts["geometry"].tolist(), districts["district_id"].tolist()
-    complaints = contracts.derive_fields(frames["complaints"], frames["categories"])
-    for name, frame, time_col in (
-        ("complaints", complaints, "received_at"),
-        ("staff_incidents", frames["staff_incidents"], "occurred_at"),
-        ("offices", frames["offices"], None),
-    ):
-        frame = frame.copy()
-        frame["district_id"] = assign_polygons(frame["lat"].to_numpy(), frame["lon"].to_numpy(),
-                                               polys, ids)
-        if time_col:
-            local = frame[time_col].dt.tz_convert(contracts.TZ)
-            frame["quarter"] = quarter_ordinals(local)
-            frame["weekday"] = local.dt.day_of_week.to_numpy(dtype="int8")
-            frame["hour"] = local.dt.hour.to_numpy(dtype="int8")
-        frames[name] = frame
-    patrols = frames["patrols"].copy()
-    patrols["quarter"] = quarter_ordinals(patrols["start"])
-    frames["patrols"] = patrols
-    # Low-cardinality columns of the big table as categoricals: filters and counts on a
-    # million complaints then work on small integer codes.
-    complaints = frames["complaints"]
-    complaints["closed_quarter"] = closed_quarters(complaints)
-    for col in ("district_id", "category", "field", "status", "source"):
-        complaints[col] = complaints[col].astype("category")
-    return DataBundle(frames=frames, meta=meta, path=path)
+    if name == "complaints":
+        frame = contracts.derive_fields(frame, small["categories"])
+    time_col = _TIME_COLUMN.get(name)
+    frame = frame.copy()
+    frame["district_id"] = assign_polygons(frame["lat"].to_numpy(), frame["lon"].to_numpy(),
+                                           polys, ids)
+    if time_col:
+        local = frame[time_col].dt.tz_convert(contracts.TZ)
+        frame["quarter"] = quarter_ordinals(local)
+        frame["weekday"] = local.dt.day_of_week.to_numpy(dtype="int8")
+        frame["hour"] = local.dt.hour.to_numpy(dtype="int8")
+    if name == "complaints":
+        # Low-cardinality columns of the big table as categoricals: filters and counts on a
+        # million complaints then work on small integer codes.
+        frame["closed_quarter"] = closed_quarters(frame)
+        for col in ("district_id", "category", "field", "status", "source"):
+            frame[col] = frame[col].astype("category")
+    return frame
 
 
 NEVER_CLOSED = 2**30  # closed_quarter of a complaint that is still open
@@ -331,12 +453,19 @@ def write_folder(
     frames: dict[str, pd.DataFrame],
     meta: dict,
     parquet: tuple[str, ...] = PARQUET_DATASETS,
+    preparer: Callable[[Path], object] | None = None,
 ) -> Path:
-    """Write canonical frames as a data folder (only the contract columns)."""
+    """Write canonical frames as a data folder (only the contract columns).
+
+    ``preparer`` (geo.prepared.prepare_folder, handed in by a layer above) then builds the
+    folder's prepared form, so that a data set is prepared once, when it is written.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for name, frame in frames.items():
         write_dataset(name, frame, folder, parquet)
     (folder / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n",
                                     encoding="utf-8")
+    if preparer is not None:
+        preparer(folder)
     return folder

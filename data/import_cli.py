@@ -167,7 +167,7 @@ def run_import(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(_failure_json(args.kind, args.file, text, 2), ensure_ascii=False))
         return 2
-    store = Store(args.store)
+    store = Store(args.store, preparer=getattr(args, "preparer", None))
     mapping = dict(args.mappings)
     constants = dict(args.constants)
     try:
@@ -254,7 +254,7 @@ def configure_store(parser: argparse.ArgumentParser) -> None:
 def run_store(args: argparse.Namespace) -> int:
     from data.store import Store, StoreError
 
-    store = Store(args.store)
+    store = Store(args.store, preparer=getattr(args, "preparer", None))
     try:
         if args.action == "status":
             print(json.dumps(store.status(), ensure_ascii=False))

@@ -42,22 +42,37 @@ def quality_checks(bundle: DataBundle) -> pd.DataFrame:
     ``no_status`` (complaints without status), ``no_label_en`` (categories without an
     English label), ``no_pings`` (patrols without GPS points: no presence).
     """
-    f = bundle.frames
+    counts = bundle.counts()
     rows: list[dict[str, Any]] = []
 
     def add(check: str, dataset: str, count: int) -> None:
-        rows.append({"check": check, "dataset": dataset, "count": int(count), "total": len(f[dataset])})
+        rows.append({"check": check, "dataset": dataset, "count": int(count),
+                     "total": int(counts.get(dataset, 0))})
 
-    for name in ("complaints", "offices", "staff_incidents"):
-        add("outside", name, _missing(f[name], "district_id"))
-    add("no_population", "districts", _missing(f["districts"], "population"))
-    add("no_hours", "offices", _missing(f["offices"], "opening_hours"))
-    add("no_status", "complaints", _missing(f["complaints"], "status"))
-    add("no_label_en", "categories", _missing(f["categories"], "label_en"))
-    patrols, pings = f["patrols"], f["patrol_points"]
-    with_pings = set(pings["patrol_id"].astype(str).unique()) if len(pings) else set()
-    add("no_pings", "patrols", int((~patrols["patrol_id"].astype(str).isin(with_pings)).sum())
-        if len(patrols) else 0)
+    # The large data sets from their summaries when they are not in memory (a prepared bundle).
+    raw_complaints = bundle.is_loaded("complaints") or "complaint_table" not in bundle._cache
+    if raw_complaints:
+        add("outside", "complaints", _missing(bundle["complaints"], "district_id"))
+    else:
+        table = bundle.complaint_table
+        add("outside", "complaints", int(table.loc[table["district_id"].isna(), "n"].sum()))
+    for name in ("offices", "staff_incidents"):
+        add("outside", name, _missing(bundle[name], "district_id"))
+    add("no_population", "districts", _missing(bundle["districts"], "population"))
+    add("no_hours", "offices", _missing(bundle["offices"], "opening_hours"))
+    if raw_complaints:
+        add("no_status", "complaints", _missing(bundle["complaints"], "status"))
+    else:
+        add("no_status", "complaints", int(table.loc[table["status"].isna(), "n"].sum()))
+    add("no_label_en", "categories", _missing(bundle["categories"], "label_en"))
+    patrols = bundle["patrols"]
+    if "patrols_without_pings" in bundle._cache and not bundle.is_loaded("patrol_points"):
+        add("no_pings", "patrols", bundle._cache["patrols_without_pings"])
+    else:
+        pings = bundle["patrol_points"]
+        with_pings = set(pings["patrol_id"].astype(str).unique()) if len(pings) else set()
+        add("no_pings", "patrols", int((~patrols["patrol_id"].astype(str).isin(with_pings)).sum())
+            if len(patrols) else 0)
     out = pd.DataFrame(rows)
     out["share"] = (out["count"] / out["total"].where(out["total"] > 0)).fillna(0.0)
     return out

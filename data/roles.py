@@ -258,6 +258,7 @@ def restrict(bundle: DataBundle, principal: Principal) -> DataBundle:
     if principal.role == "admin":
         return bundle
     frames = dict(bundle.frames)
+    wanted: set[str] | None = None
     if principal.districts is not None:
         wanted = set(principal.districts)
         d = frames["districts"]
@@ -267,16 +268,68 @@ def restrict(bundle: DataBundle, principal: Principal) -> DataBundle:
                              f"{sorted(wanted)!r}")
         frames["districts"] = d[d["district_id"].isin(wanted)].reset_index(drop=True)
         for name in DISTRICT_ROWS:
-            frames[name] = _rows_in(frames[name], wanted)
+            if name in frames:
+                frames[name] = _rows_in(frames[name], wanted)
         areas = frames["focus_areas"]
         if len(areas):
             union = shapely.union_all(frames["districts"]["geometry"].to_numpy())
             touches = shapely.intersects(areas["geometry"].to_numpy(), union)
             frames["focus_areas"] = areas.loc[np.asarray(touches, dtype=bool)].reset_index(drop=True)
-    if not principal.sees_raw_text:
-        c = frames["complaints"].copy()
-        for col in RAW_TEXT_COLUMNS:
-            if col in c.columns:
-                c[col] = pd.Series([None] * len(c), index=c.index, dtype=object)
-        frames["complaints"] = c
-    return DataBundle(frames=frames, meta=dict(bundle.meta), path=bundle.path)
+    blank = not principal.sees_raw_text
+    if blank and "complaints" in frames:
+        frames["complaints"] = _blank_text(frames["complaints"])
+
+    def scoped(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+        """The same restriction for rows read later (a large data set not in memory)."""
+        if wanted is not None and name in DISTRICT_ROWS:
+            frame = _rows_in(frame, wanted)
+        return _blank_text(frame) if blank and name == "complaints" else frame
+
+    lazy = {name: (lambda n=name: scoped(n, bundle[n])) for name in bundle.lazy
+            if name not in bundle.frames}
+    reader = None
+    if bundle.reader is not None:
+        parent = bundle.reader
+
+        def reader(name: str, start=None, end=None) -> pd.DataFrame:
+            return scoped(name, parent(name, start, end))
+
+    scope = bundle.district_scope
+    if wanted is not None:
+        scope = frozenset(wanted) if scope is None else scope & frozenset(wanted)
+    return DataBundle(frames=frames, meta=dict(bundle.meta), path=bundle.path,
+                      _cache=_restricted_cache(bundle, wanted), lazy=lazy, reader=reader,
+                      district_scope=scope, prepared=bundle.prepared)
+
+
+def _blank_text(c: pd.DataFrame) -> pd.DataFrame:
+    c = c.copy()
+    for col in RAW_TEXT_COLUMNS:
+        if col in c.columns:
+            c[col] = pd.Series([None] * len(c), index=c.index, dtype=object)
+    return c
+
+
+def _restricted_cache(bundle: DataBundle, wanted: set[str] | None) -> dict:
+    """Summaries of a prepared bundle (see geo.prepared) for the rows a restriction keeps.
+
+    Only what a prepared bundle carries instead of its large data sets: the complaint
+    summary, record counts, the newest complaint per district and the quarters.
+    """
+    cache = bundle._cache
+    if "complaint_table" not in cache or bundle.is_loaded("complaints"):
+        return {}  # computed from the (restricted) frames on demand
+    if wanted is None:
+        return {k: cache[k] for k in ("complaint_table", "counts", "as_of", "quarters",
+                                      "as_of_by_district", "patrol_quarters") if k in cache}
+    table = _rows_in(cache["complaint_table"], wanted)
+    counts = dict(cache.get("counts", {}))
+    counts["complaints"] = int(table["n"].sum())
+    latest = [v for k, v in cache.get("as_of_by_district", {}).items() if k in wanted]
+    quarters = set(table.loc[table["n"] > 0, "quarter"].tolist()) | set(cache.get("patrol_quarters",
+                                                                                  []))
+    return {"complaint_table": table, "counts": counts, "as_of": max(latest) if latest else None,
+            "quarters": sorted(q for q in quarters if q >= 0),
+            "as_of_by_district": {k: v for k, v in cache.get("as_of_by_district", {}).items()
+                                  if k in wanted},
+            "patrol_quarters": list(cache.get("patrol_quarters", []))}

@@ -37,7 +37,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -164,10 +164,14 @@ def _read_one(folder: Path, name: str) -> pd.DataFrame:
 class Store:
     """Imported data sets, versioned under ``root`` (see the module docstring)."""
 
-    def __init__(self, root: str | Path | None = None) -> None:
+    def __init__(self, root: str | Path | None = None,
+                 preparer: Callable[[Path], object] | None = None) -> None:
+        """``preparer`` (geo.prepared's, handed in by the app or ``python -m data``) builds
+        the prepared form of every generation before it becomes visible."""
         if root is None:
             root = os.environ.get("LAGEBILD_STORE") or DEFAULT_ROOT
         self.root = Path(root)
+        self.preparer = preparer
 
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"
@@ -438,6 +442,8 @@ class Store:
                 if not errors.empty:
                     raise StoreError("store_invalid",
                                      detail="; ".join(contracts.format_errors(errors, limit=5)))
+                if self.preparer is not None:  # the generation comes with its prepared form
+                    self.preparer(staging)
                 _fsync_tree(staging)
                 target = self.generation_folder(gen)
                 target.parent.mkdir(exist_ok=True)

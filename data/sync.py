@@ -168,11 +168,13 @@ def _newest(folder: str, pattern: str) -> Path | None:
 
 # --- the run ------------------------------------------------------------------------------------------
 
-def run_sync(config: dict[str, Any], lang: str = "de", store_root: str | None = None) -> dict[str, Any]:
-    """Import every source of ``config``; returns the report (``exit_code`` 0 or 1)."""
+def run_sync(config: dict[str, Any], lang: str = "de", store_root: str | None = None,
+             preparer: Any = None) -> dict[str, Any]:
+    """Import every source of ``config``; returns the report (``exit_code`` 0 or 1).
+    ``preparer`` builds each new generation's prepared form (as for ``python -m data import``)."""
     from data.store import Store, StoreError
 
-    store = Store(store_root or config.get("store"))
+    store = Store(store_root or config.get("store"), preparer=preparer)
     state_path = store.root / STATE_FILE
     try:
         state = json.loads(state_path.read_text(encoding="utf-8")) if state_path.exists() else {}
@@ -269,7 +271,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"sync: {exc}", file=sys.stderr)
         print(json.dumps({"exit_code": 2, "error": str(exc)}, ensure_ascii=False))
         return 2
-    report = run_sync(config, args.lang, args.store)
+    report = run_sync(config, args.lang, args.store, getattr(args, "preparer", None))
     for r in report["sources"]:
         line = f"{r['name']} ({r['kind']}): {r['status']}"
         if "records_accepted" in r:

@@ -270,6 +270,64 @@ def build_cell_index(districts: pd.DataFrame, resolution: int = 9) -> CellIndex:
     )
 
 
+def index_from_parts(resolution: int, cells: np.ndarray, district: np.ndarray, lat: np.ndarray,
+                     lon: np.ndarray, nb_rows: np.ndarray, nb_cols: np.ndarray,
+                     matrix: np.ndarray | None) -> CellIndex:
+    """A :class:`CellIndex` from its stored parts (see geo.prepared), without calling h3.
+
+    ``nb_rows``/``nb_cols`` are the non-zero positions of the neighbour matrix; ``matrix``
+    is the fitted lattice map (None: every point goes through h3).
+    """
+    resolution = check_resolution(resolution)
+    cells = np.asarray(cells, dtype=object)
+    n = len(cells)
+    position = {c: k for k, c in enumerate(cells.tolist())}
+    neighbours = sp.csr_matrix((np.ones(len(nb_rows), dtype=np.int8),
+                                (np.asarray(nb_rows, dtype=np.int64),
+                                 np.asarray(nb_cols, dtype=np.int64))), shape=(n, n))
+    neighbours.sort_indices()
+    cells_int = np.array([h3.str_to_int(c) for c in cells.tolist()], dtype=np.uint64)
+    fingerprint = hashlib.sha1(
+        (f"{resolution}:" + ",".join(cells.tolist())).encode("ascii")).hexdigest()[:16]
+    lat = np.asarray(lat, dtype=np.float64)
+    lon = np.asarray(lon, dtype=np.float64)
+    lattice = None
+    if matrix is not None and n:
+        edge_deg = h3.average_hexagon_edge_length(resolution, unit="km") / 111.0
+        lattice = _lattice_table(np.asarray(matrix, dtype=np.float64), cells.tolist(), lat, lon,
+                                 position, edge_deg)
+    return CellIndex(resolution=resolution, cells=cells, district=np.asarray(district, dtype=object),
+                     lat=lat, lon=lon, neighbours=neighbours, position=position,
+                     cells_int=cells_int, fingerprint=fingerprint, _lattice=lattice)
+
+
+def index_parts(index: CellIndex) -> dict:
+    """The parts :func:`index_from_parts` needs, as plain arrays (to store an index)."""
+    coo = index.neighbours.tocoo()
+    lattice = index._lattice
+    return {"resolution": index.resolution, "cells": index.cells, "district": index.district,
+            "lat": index.lat, "lon": index.lon, "nb_rows": coo.row, "nb_cols": coo.col,
+            "matrix": None if lattice is None else lattice.matrix}
+
+
+def subset_index(index: CellIndex, keep: np.ndarray) -> CellIndex:
+    """The study area of some of the districts: the cells where ``keep`` (a boolean mask).
+
+    Equals :func:`build_cell_index` on those districts' polygons (a cell belongs to the
+    district its centre lies in), without calling h3 for the cells again.
+    """
+    keep = np.asarray(keep, dtype=bool)
+    codes = np.flatnonzero(keep)
+    new = np.full(len(index.cells), -1, dtype=np.int64)
+    new[codes] = np.arange(len(codes))
+    coo = index.neighbours.tocoo()
+    ok = keep[coo.row] & keep[coo.col]
+    lattice = index._lattice
+    return index_from_parts(index.resolution, index.cells[codes], index.district[codes],
+                            index.lat[codes], index.lon[codes], new[coo.row[ok]], new[coo.col[ok]],
+                            None if lattice is None else lattice.matrix)
+
+
 def _build_lattice(cells: list[str], lat: np.ndarray, lon: np.ndarray, position: dict[str, int],
                    edge_deg: float) -> _Lattice | None:
     if not cells:
@@ -282,6 +340,11 @@ def _build_lattice(cells: list[str], lat: np.ndarray, lon: np.ndarray, position:
     matrix = _fit_lattice(fit_cells, fit_ll[:, 0], fit_ll[:, 1])
     if matrix is None:
         return None
+    return _lattice_table(matrix, cells, lat, lon, position, edge_deg)
+
+
+def _lattice_table(matrix: np.ndarray, cells: list[str], lat: np.ndarray, lon: np.ndarray,
+                   position: dict[str, int], edge_deg: float) -> _Lattice | None:
     hom = matrix @ _unit_vectors(lat, lon)
     i, j, _ = _hex_round(hom[0] / hom[2], hom[1] / hom[2])
     i0, j0 = int(i.min()), int(j.min())

@@ -174,7 +174,7 @@ def _base_mask(cube: pd.DataFrame, index: CellIndex | None, *, quarters, weekday
 
 # --- aggregation -----------------------------------------------------------------------------
 
-def _group_sum(parts: list[tuple[np.ndarray, int]], weights: np.ndarray | None
+def group_sum(parts: list[tuple[np.ndarray, int]], weights: np.ndarray | None
                ) -> tuple[list[np.ndarray], np.ndarray]:
     """Sum ``weights`` (or count rows) by the combination of small non-negative int arrays.
 
@@ -263,6 +263,18 @@ def build_presence_cube(patrol_points: pd.DataFrame, patrols: pd.DataFrame, inde
     ``seconds`` (float64). Only non-zero rows. Pings of patrols missing from ``patrols`` or
     with an unknown kind, and pings without time, are left out.
     """
+    lat, lon, quarter, kind, weekday, hour, dwell = presence_rows(patrol_points, patrols, max_gap_s)
+    cells = cell_codes(index, lat, lon)
+    return presence_cube_from_rows(cells, quarter, kind, weekday, hour, dwell, len(index.cells))
+
+
+def presence_rows(patrol_points: pd.DataFrame, patrols: pd.DataFrame, max_gap_s: float = MAX_GAP_S
+                  ) -> tuple[np.ndarray, ...]:
+    """The pings that count, as arrays: lat, lon, quarter, kind code, weekday, hour, seconds.
+
+    Everything of :func:`build_presence_cube` but the cells (so that several resolutions
+    share one pass over the pings).
+    """
     for col in ("patrol_id", "time", "lat", "lon"):
         if col not in patrol_points.columns:
             raise ValueError(f"patrol_points needs a column {col!r}")
@@ -286,13 +298,13 @@ def build_presence_cube(patrol_points: pd.DataFrame, patrols: pd.DataFrame, inde
         kind = np.where(ids >= 0, per_cat[np.maximum(ids, 0)], -1)
     quarter, weekday, hour = time_parts(patrol_points["time"])
     keep = (dwell > 0) & (kind >= 0) & (quarter >= 0)
-    cells = cell_codes(index, patrol_points["lat"].to_numpy()[keep],
-                       patrol_points["lon"].to_numpy()[keep])
-    return _presence_frame(cells, quarter[keep], kind[keep], weekday[keep], hour[keep], dwell[keep],
-                           len(index.cells))
+    return (patrol_points["lat"].to_numpy()[keep], patrol_points["lon"].to_numpy()[keep],
+            quarter[keep], kind[keep], weekday[keep], hour[keep], dwell[keep])
 
 
-def _presence_frame(cells, quarter, kind, weekday, hour, seconds, n_cells) -> pd.DataFrame:
+def presence_cube_from_rows(cells, quarter, kind, weekday, hour, seconds, n_cells) -> pd.DataFrame:
+    """The presence cube of rows (single pings, or partial sums): seconds summed by
+    (cell, quarter, kind code, weekday, hour); rows of cell -1 stay as one row per key."""
     if len(cells) == 0:
         return pd.DataFrame({
             "cell": np.empty(0, np.int32), "quarter": np.empty(0, np.int32),
@@ -302,7 +314,7 @@ def _presence_frame(cells, quarter, kind, weekday, hour, seconds, n_cells) -> pd
     compact, used = _compact_cells(cells.astype(np.int64), n_cells)
     q0 = int(quarter.min())
     nq = int(quarter.max()) - q0 + 1
-    (c, q, k, w, h), sums = _group_sum(
+    (c, q, k, w, h), sums = group_sum(
         [(compact, len(used)), (quarter.astype(np.int64) - q0, nq), (kind.astype(np.int64), 3),
          (weekday.astype(np.int64), 7), (hour.astype(np.int64), 24)],
         seconds,
@@ -445,20 +457,33 @@ def build_complaint_cube(complaints: pd.DataFrame, index: CellIndex) -> pd.DataF
     cat_codes = np.asarray(cat.codes, dtype=np.int64)
     keep = (quarter >= 0) & (cat_codes >= 0)
     cells = cell_codes(index, complaints["lat"].to_numpy()[keep], complaints["lon"].to_numpy()[keep])
-    categories = list(cat.categories)
+    return complaint_cube_from_rows(cells, quarter[keep], cat_codes[keep], list(cat.categories),
+                                    weekday[keep], hour[keep], None, len(index.cells))
+
+
+def complaint_cube_from_rows(cells: np.ndarray, quarter: np.ndarray, cat_codes: np.ndarray,
+                             categories: list[str], weekday: np.ndarray, hour: np.ndarray,
+                             counts: np.ndarray | None, n_cells: int) -> pd.DataFrame:
+    """The complaint cube of rows (single complaints, or partial sums with ``counts``).
+
+    Rows with the same (cell, quarter, category, weekday, hour) are summed; the result
+    is the same whether the rows are single complaints or already summed in parts (how
+    geo.prepared derives a district's cube from the stored one).
+    """
     if cells.size == 0:
         return pd.DataFrame({
             "cell": np.empty(0, np.int32), "quarter": np.empty(0, np.int32),
             "category": pd.Categorical([], categories=categories),
             "weekday": np.empty(0, np.int8), "hour": np.empty(0, np.int8),
             "count": np.empty(0, np.int64)})
-    compact, used = _compact_cells(cells.astype(np.int64), len(index.cells))
-    q = quarter[keep].astype(np.int64)
+    compact, used = _compact_cells(cells.astype(np.int64), n_cells)
+    q = quarter.astype(np.int64)
     q0 = int(q.min())
-    (c, qq, k, w, h), sums = _group_sum(
-        [(compact, len(used)), (q - q0, int(q.max()) - q0 + 1), (cat_codes[keep], len(categories)),
-         (weekday[keep].astype(np.int64), 7), (hour[keep].astype(np.int64), 24)],
-        None,
+    (c, qq, k, w, h), sums = group_sum(
+        [(compact, len(used)), (q - q0, int(q.max()) - q0 + 1),
+         (cat_codes.astype(np.int64), len(categories)),
+         (weekday.astype(np.int64), 7), (hour.astype(np.int64), 24)],
+        None if counts is None else counts.astype(np.float64),
     )
     return pd.DataFrame({
         "cell": used[c].astype(np.int32),

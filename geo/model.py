@@ -31,12 +31,20 @@ class SpatialModel:
 
 
 def build(bundle: DataBundle, resolution: int = 9) -> SpatialModel:
-    index = build_cell_index(bundle["districts"], resolution)
+    """The model of a bundle: from its prepared form (geo.prepared) when it has one, else
+    from the raw records (the same cells and cubes either way)."""
     cats = bundle["categories"]
+    if bundle.prepared is not None:
+        index, complaint_cube, presence_cube = bundle.prepared.view(resolution,
+                                                                    bundle.district_scope)
+    else:
+        index = build_cell_index(bundle["districts"], resolution)
+        complaint_cube = dosage.build_complaint_cube(bundle["complaints"], index)
+        presence_cube = dosage.build_presence_cube(bundle["patrol_points"], bundle["patrols"], index)
     return SpatialModel(
         index=index,
-        complaint_cube=dosage.build_complaint_cube(bundle["complaints"], index),
-        presence_cube=dosage.build_presence_cube(bundle["patrol_points"], bundle["patrols"], index),
+        complaint_cube=complaint_cube,
+        presence_cube=presence_cube,
         districts=bundle["districts"][["district_id", "name", "population"]].copy(),
         category_field=dict(zip(cats["category"], cats["field"], strict=True)),
     )

@@ -219,7 +219,7 @@ if usable:
     lang, bundle = ctx.lang, ctx.bundle
 else:  # the chrome would stop here; this page must still let the admin fix the data
     lang, bundle = chrome.current_lang(), None
-store = Store()
+store = Store(preparer=cache.preparer)
 status = store.status()
 
 st.title(t("page.daten", lang))

@@ -354,7 +354,7 @@ def page() -> Context:
     st.sidebar.radio(t("chrome.language", lang), list(LANGS), key=K_LANG, horizontal=True,
                      format_func=str.upper)
     principal = auth.require_login(lang)
-    source, signature, bundle, error = cache.current_bundle()
+    source, signature, bundle, error = cache.current_bundle(lang)
     if error is not None:
         _error_page(source, error, lang)
         st.stop()

@@ -17,7 +17,7 @@ from data.filters import Filters, complaint_mask, count, incident_mask
 from data.folder import DataBundle
 from data.kpis import Kpi, compare_counts, signal, trend_z
 from data.kpis import overview_kpis as _overview_kpis
-from data.periods import quarter_label
+from data.periods import quarter_bounds, quarter_label
 from geo import maps
 from geo.model import (
     SpatialModel,
@@ -576,7 +576,9 @@ def complaint_points(bundle: DataBundle, f: Filters, lang: str, principal, limit
                "description"]
     if not principal.sees_raw_points:
         return pd.DataFrame({c: [] for c in columns}), 0
-    c = bundle["complaints"]
+    # Read from disk only the complaints of the period (a prepared bundle holds no raw rows).
+    start, end = quarter_bounds(f.q_from)[0], quarter_bounds(f.q_to)[1]
+    c = bundle.records_between("complaints", "received_at", start, end)
     sel = c.loc[complaint_mask(c, f)]
     total = len(sel)
     sel = sel.sort_values("received_at", ascending=False, kind="stable").head(limit)
