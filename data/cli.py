@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from data import generator, import_cli
+from data import db_cli, generator, import_cli
 from data.contracts import error_records, format_errors
 from data.folder import load_folder, prepare, read_folder, write_folder
 
@@ -22,6 +22,7 @@ EXTRA_COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None],
                                 Callable[[argparse.Namespace], int]]] = {
     "import": (import_cli.configure_import, import_cli.run_import),
     "store": (import_cli.configure_store, import_cli.run_store),
+    "db": (db_cli.configure_db, db_cli.run_db),
 }
 
 
