@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import gc
+import os
+from pathlib import Path
 
 import streamlit as st
 
+from data.dbstore import DbStore, database_url, read_state, redact
 from data.folder import DataBundle, load_folder
 from data.roles import Principal, restrict
-from data.sources import Source, resolve, signature
+from data.sources import DEMO_FOLDER, Source, resolve, signature
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -21,9 +24,55 @@ def load_bundle(folder: str, sig: str) -> DataBundle:
     return bundle
 
 
+@st.cache_resource(show_spinner=False, max_entries=2)
+def load_db_bundle(url: str, generation: int, _engine: object) -> DataBundle:
+    """One generation of the database store, read whole in one snapshot (cached per
+    generation: every rerun of every session asks the state row which generation is
+    current, so an import reaches every replica at the next rerun, never half)."""
+    bundle = DbStore(_engine).load_bundle(generation)  # type: ignore[arg-type]
+    gc.collect()
+    gc.freeze()
+    return bundle
+
+
+def _db_bundle(url: str) -> tuple[Source, str, DataBundle | None, Exception | None] | None:
+    """The database store's active generation, or None when it is not active (demo)."""
+    from ui import db
+
+    label = redact(url)
+    source = Source(Path(label.replace("/", "_")), "db", None, label)
+    try:
+        engine = db.connection(url).engine
+        generation, active = read_state(engine)
+    except Exception as exc:  # unreachable database or no schema: an error page, not a crash
+        return source, f"db:{label}", None, exc
+    if not active:
+        return None
+    source = Source(source.folder, "db", generation, label)
+    sig = f"db:{label}:{generation}"
+    try:
+        return source, sig, load_db_bundle(label, generation, engine), None
+    except Exception as exc:
+        return source, sig, None, exc
+
+
 def current_bundle() -> tuple[Source, str, DataBundle | None, Exception | None]:
-    """Resolve the data source and load it (cached); errors are returned, not raised."""
-    source = resolve()
+    """Resolve the data source and load it (cached); errors are returned, not raised.
+
+    ``LAGEBILD_DATA`` wins; then the database store when ``LAGEBILD_DB`` is set (its active
+    generation, else the demo); then the file store's active import; else the demo.
+    """
+    try:
+        url = None if os.environ.get("LAGEBILD_DATA", "").strip() else database_url()
+    except ValueError as exc:
+        return Source(DEMO_FOLDER, "db"), "db:invalid", None, exc
+    if url:
+        found = _db_bundle(url)
+        if found is not None:
+            return found
+        source = Source(DEMO_FOLDER, "demo")  # the database store is not active (yet)
+    else:
+        source = resolve()
     sig = signature(source.folder)
     try:
         return source, sig, load_bundle(str(source.folder), sig), None

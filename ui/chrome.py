@@ -303,7 +303,7 @@ def _sync_url(f: Filters, lang: str) -> None:
 
 def _error_page(source: Source, exc: Exception, lang: str) -> None:
     st.title(t("chrome.error_title", lang))
-    st.error(t("chrome.error_folder", lang, path=md_escape(source.folder)))
+    st.error(t("chrome.error_folder", lang, path=md_escape(source.label or source.folder)))
     if isinstance(exc, DataFolderError):
         table = exc.errors.copy()
         table["value"] = table["value"].map(lambda v: "" if v is None else str(v))

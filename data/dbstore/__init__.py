@@ -415,6 +415,19 @@ class DbStore:
                            default_field=default_field, notes=[],
                            report=(report.kind, summary))
 
+    def load_folder(self, folder: str | Path) -> Version:
+        """Store a whole data folder (data/folder.py layout, e.g. the demo city or the
+        generator's output) as one new version of every data set; validated first."""
+        from data.folder import read_folder
+
+        folder = Path(folder)
+        frames, _meta, errors = read_folder(folder)
+        if not errors.empty:
+            raise StoreError("store_invalid", detail="; ".join(contracts.format_errors(errors, limit=5)))
+        info = {n: {"source": folder.name, "records": len(frames[n]), "rejected": 0, "action": "import"}
+                for n in DATASETS}
+        return self._write(frames, info, action="import", source=folder.name, notes=[])
+
     def restore(self, generation: int, dataset: str | None = None) -> Version:
         with self._connect() as conn:
             known = [e["generation"] for e in self._history(conn)]

@@ -1,8 +1,9 @@
 """Initial schema: state, versions, canonical data sets (PostGIS), reports, plans, cubes.
 
 Every canonical data set is one table ``ds_<name>`` whose rows belong to the generation
-that wrote them (``generation``, ``rn`` = the row's position in the data set); ``lagebild_generation_data`` says which rows each
-generation's data set uses, so unchanged data sets are shared, never copied. Geometry is
+that wrote them (``generation``; ``rn`` = the row's position in the data set);
+``lagebild_generation_data`` says which rows each generation's data set uses, so unchanged
+data sets are shared, never copied. Geometry is
 EPSG:4326 with a GiST index; point tables carry a generated point geometry from lon/lat and
 their H3 cells at resolutions 8, 9 and 10 as bigint (computed in Python at import, h3-pg is
 not packaged for Debian 12).
