@@ -188,7 +188,8 @@ st.subheader(t("daten.loaded", lang))
 if source.kind == "store":
     st.markdown(t("daten.source.store", lang, version=status["generation"], path=f"`{source.folder}`"))
 elif source.kind == "db":
-    st.markdown(t("daten.source.db", lang, version=source.generation, path=f"`{source.label.replace('`', '')}`"))
+    label = source.label.replace("`", "")
+    st.markdown(t("daten.source.db", lang, version=source.generation, path=f"`{label}`"))
 elif source.kind == "env":
     st.markdown(t("daten.source.env", lang, path=f"`{source.folder}`"))
 else:
