@@ -178,29 +178,36 @@ def _h3_columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
 
 
 def _csv_chunks(name: str, frame: pd.DataFrame, generation: int) -> Iterator[tuple[list[str], bytes]]:
-    """The rows of a canonical frame as CSV for COPY, in chunks (columns, bytes)."""
+    """The rows of a canonical frame as CSV for COPY (Arrow's writer), in chunks (columns, bytes).
+
+    Arrow writes a null unquoted (NULL for COPY) and an empty string quoted; times in UTC.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
     spec = SPECS[name]
-    for start in range(0, max(len(frame), 1), COPY_CHUNK):
-        part = frame.iloc[start:start + COPY_CHUNK]
-        if part.empty:
-            return
-        out = pd.DataFrame({"generation": np.full(len(part), generation, dtype=np.int64),
-                            "rn": np.arange(start, start + len(part), dtype=np.int64)})
+    for start in range(0, len(frame), COPY_CHUNK):
+        part = frame.iloc[start:start + COPY_CHUNK].reset_index(drop=True)
+        cols: dict[str, Any] = {"generation": pa.array(np.full(len(part), generation, dtype=np.int64)),
+                                "rn": pa.array(np.arange(start, start + len(part), dtype=np.int64))}
         for field in spec.fields:
-            col = part[field.name] if field.name in part.columns else pd.Series(None, index=part.index)
-            values = col.reset_index(drop=True)
+            values = part[field.name] if field.name in part.columns else pd.Series([None] * len(part))
             if field.kind == "geometry":
                 geoms = shapely.set_srid(np.asarray(values.to_numpy(dtype=object)), 4326)
-                values = pd.Series(shapely.to_wkb(geoms, hex=True, include_srid=True))
+                cols[field.name] = pa.array(shapely.to_wkb(geoms, hex=True, include_srid=True), pa.string())
             elif field.kind == "datetime":
-                ts = pd.to_datetime(values, utc=True)
-                values = ts.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-            out[field.name] = values
+                cols[field.name] = pa.array(pd.to_datetime(values, utc=True), pa.timestamp("us", tz="UTC"))
+            elif isinstance(values.dtype, pd.CategoricalDtype):
+                cols[field.name] = pa.array(values.astype(object).where(values.notna(), None), pa.string())
+            else:
+                cols[field.name] = pa.Array.from_pandas(values)
         if name in POINT_TABLES:
             for col, cells in _h3_columns(part).items():
-                out[col] = cells
-        columns = list(out.columns)
-        yield columns, out.to_csv(index=False, header=False, lineterminator="\n").encode("utf-8")
+                cols[col] = pa.array(cells)
+        table = pa.table(cols)
+        buf = io.BytesIO()
+        pa_csv.write_csv(table, buf, pa_csv.WriteOptions(include_header=False))
+        yield list(cols), buf.getvalue()
 
 
 def _write_rows(conn: Connection, name: str, frame: pd.DataFrame, generation: int) -> None:
@@ -210,6 +217,32 @@ def _write_rows(conn: Connection, name: str, frame: pd.DataFrame, generation: in
             sql = f"COPY ds_{name} ({', '.join(map(_q, columns))}) FROM STDIN WITH (FORMAT csv)"
             with cur.copy(sql) as copy:
                 copy.write(chunk)
+
+
+CANONICAL = "canonical/"  # lagebild_prepared names of the canonical frames (Parquet)
+
+
+def _put_canonical(conn: Connection, name: str, frame: pd.DataFrame, generation: int) -> None:
+    """The validated canonical frame as one Parquet blob: what replicas read (one row, no
+    per-record parsing); the SQL rows are for spatial queries and the city's GIS."""
+    out = frame[[c for c in SPECS[name].columns if c in frame.columns]].reset_index(drop=True)
+    if SPECS[name].form == "polygons":
+        out = out.assign(geometry=shapely.to_wkb(np.asarray(out["geometry"].to_numpy(dtype=object))))
+    buf = io.BytesIO()
+    out.to_parquet(buf, index=False, compression="zstd")
+    conn.execute(text("INSERT INTO lagebild_prepared (generation, name, body) VALUES (:g, :n, :b)"),
+                 {"g": generation, "n": CANONICAL + name, "b": buf.getvalue()})
+
+
+def _get_canonical(conn: Connection, name: str, data_generation: int) -> pd.DataFrame | None:
+    body = conn.execute(text("SELECT body FROM lagebild_prepared WHERE generation = :g AND name = :n"),
+                        {"g": data_generation, "n": CANONICAL + name}).scalar()
+    if body is None:
+        return None
+    frame = pd.read_parquet(io.BytesIO(bytes(body)))
+    if SPECS[name].form == "polygons":
+        frame["geometry"] = list(shapely.from_wkb(frame["geometry"].to_numpy(dtype=object)))
+    return frame
 
 
 def _read_rows(conn: Connection, name: str, data_generation: int) -> pd.DataFrame:
@@ -313,8 +346,14 @@ class DbStore:
         if not generation:
             return {name: contracts.empty_frame(name) for name in names}
         where = self._data_generations(conn, generation)
-        return {name: (_read_rows(conn, name, where[name]) if name in where
-                       else contracts.empty_frame(name)) for name in names}
+        out = {}
+        for name in names:
+            if name not in where:
+                out[name] = contracts.empty_frame(name)
+                continue
+            frame = _get_canonical(conn, name, where[name])
+            out[name] = frame if frame is not None else _read_rows(conn, name, where[name])
+        return out
 
     def read_dataset(self, name: str) -> pd.DataFrame:
         contracts.spec(name)
@@ -499,6 +538,7 @@ class DbStore:
             for name in DATASETS:
                 if name in changed:
                     _write_rows(conn, name, frames[name], gen)
+                    _put_canonical(conn, name, frames[name], gen)
                     data_gen = gen
                 else:
                     data_gen = old_data.get(name, gen)
