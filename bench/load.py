@@ -186,6 +186,8 @@ class Load:
         new = self.state()[0]
         self.import_versions = (old, new)
         print(f"import: version {old} -> {new} in {self.import_done - t0:.1f} s", flush=True)
+
+    async def killer(self) -> None:
         while self.changes_done < self.total_changes * 0.7:
             await asyncio.sleep(0.1)
         victim = self.replicas[0]
@@ -220,11 +222,14 @@ class Load:
 
     async def main(self) -> None:
         users = [asyncio.ensure_future(self.user(i)) for i in range(self.args.sessions)]
-        control = asyncio.ensure_future(self.controller())
+        control = [asyncio.ensure_future(self.controller()), asyncio.ensure_future(self.killer())]
         await asyncio.gather(*users)
-        if not control.done():
-            control.cancel()
-            self.errors.append("the run ended before the import and the kill happened")
+        if not control[1].done():
+            control[1].cancel()
+            self.errors.append("the run ended before a replica was killed")
+        if not control[0].done():  # the import still runs: wait for it, it must not be lost
+            await control[0]
+            self.errors.append("the run ended before the import committed")
 
 
 async def churn(url: str, n: int, pid: int, timeout: float) -> tuple[float, float, int]:

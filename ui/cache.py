@@ -8,7 +8,6 @@ from pathlib import Path
 
 import streamlit as st
 
-from data.dbstore import DbStore, database_url, read_state, redact
 from data.folder import DataBundle, load_folder
 from data.roles import Principal, restrict
 from data.sources import DEMO_FOLDER, Source, resolve, signature
@@ -29,6 +28,8 @@ def load_db_bundle(url: str, generation: int, _engine: object) -> DataBundle:
     """One generation of the database store, read whole in one snapshot (cached per
     generation: every rerun of every session asks the state row which generation is
     current, so an import reaches every replica at the next rerun, never half)."""
+    from data.dbstore import DbStore
+
     bundle = DbStore(_engine).load_bundle(generation)  # type: ignore[arg-type]
     gc.collect()
     gc.freeze()
@@ -37,6 +38,7 @@ def load_db_bundle(url: str, generation: int, _engine: object) -> DataBundle:
 
 def _db_bundle(url: str) -> tuple[Source, str, DataBundle | None, Exception | None] | None:
     """The database store's active generation, or None when it is not active (demo)."""
+    from data.dbstore import read_state, redact
     from ui import db
 
     label = redact(url)
@@ -62,8 +64,12 @@ def current_bundle() -> tuple[Source, str, DataBundle | None, Exception | None]:
     ``LAGEBILD_DATA`` wins; then the database store when ``LAGEBILD_DB`` is set (its active
     generation, else the demo); then the file store's active import; else the demo.
     """
-    try:
-        url = None if os.environ.get("LAGEBILD_DATA", "").strip() else database_url()
+    try:  # the database modules (SQLAlchemy) are imported only when a database is configured
+        url = None
+        if os.environ.get("LAGEBILD_DB", "").strip() and not os.environ.get("LAGEBILD_DATA", "").strip():
+            from data.dbstore import database_url
+
+            url = database_url()
     except ValueError as exc:
         return Source(DEMO_FOLDER, "db"), "db:invalid", None, exc
     if url:
