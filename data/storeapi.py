@@ -7,7 +7,7 @@ Callers (CLI, Daten page, import pipeline) see only :class:`StoreLike`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -54,7 +54,8 @@ class StoreLike(Protocol):
     def restore(self, generation: int, dataset: str | None = None) -> Version: ...
 
 
-def open_store(root: str | Path | None = None, url: str | None = None) -> StoreLike:
+def open_store(root: str | Path | None = None, url: str | None = None,
+               preparer: Callable[[Path], object] | None = None) -> StoreLike:
     """The configured store: ``url`` or ``LAGEBILD_DB`` (database), else the file store at
     ``root`` (default ``LAGEBILD_STORE`` or data/store). An explicit ``root`` wins over
     ``LAGEBILD_DB``."""
@@ -64,5 +65,5 @@ def open_store(root: str | Path | None = None, url: str | None = None) -> StoreL
     if root is None:
         url = url or database_url()
         if url:
-            return DbStore(url)
+            return DbStore(url, preparer=preparer)
     return Store(root)

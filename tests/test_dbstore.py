@@ -335,3 +335,30 @@ def test_replaced_districts_keep_references_consistent(db: DbStore, tmp_path: Pa
     _, version = _import(db, "districts", tmp_path / "d.geojson")
     assert any("district_id was cleared" in n for n in version.notes)
     assert db.read_dataset("patrols")["district_id"].isna().tolist() == [False, True]
+
+
+def test_a_preparer_stores_the_prepared_form_in_the_same_transaction(pg_url: str, tmp_path: Path) -> None:
+    """The seam for prepared data sets: a preparer's files become blobs of the generation."""
+    seen = []
+
+    def preparer(folder: Path) -> None:
+        seen.append(sorted(p.name for p in folder.iterdir()))
+        (folder / "prepared").mkdir()
+        (folder / "prepared" / "manifest.json").write_text('{"ok": true}', encoding="utf-8")
+        districts = pd.read_json(folder / "districts.geojson")
+        (folder / "prepared" / "n.txt").write_text(str(len(districts["features"])), encoding="utf-8")
+
+    store = DbStore(pg_url, preparer=preparer)
+    _import(store, "districts", shapefile_zip(tmp_path / "b.zip"))
+    assert "districts.geojson" in seen[0] and "dataset.json" in seen[0]
+    assert dbstore.get_prepared_files(store.engine, 1) == {"manifest.json": b'{"ok": true}', "n.txt": b"2"}
+
+    def broken(folder: Path) -> None:
+        raise RuntimeError("cannot prepare")
+
+    before = snapshot(store)
+    store.preparer = broken
+    with pytest.raises(RuntimeError):
+        _import(store, "complaints", german_excel_csv(tmp_path / "c.csv"))
+    assert snapshot(store) == before and store.generation == 1
+    store.engine.dispose()

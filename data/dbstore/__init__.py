@@ -27,7 +27,7 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -276,8 +276,11 @@ def _read_rows(conn: Connection, name: str, data_generation: int) -> pd.DataFram
 class DbStore:
     """Imported data sets, versioned in PostgreSQL/PostGIS (see the module docstring)."""
 
-    def __init__(self, engine: Engine | str) -> None:
+    def __init__(self, engine: Engine | str, preparer: Callable[[Path], object] | None = None) -> None:
+        """``preparer`` builds the prepared form of a data folder in place (issue #9's
+        ``geo.prepared.prepare_folder``, handed in from above): see :func:`store_prepared`."""
         self.engine = engine_for(engine) if isinstance(engine, str) else engine
+        self.preparer = preparer
         self.root = redact(self.engine.url.render_as_string(hide_password=False))
         self._schema_ok = False
 
@@ -555,7 +558,7 @@ class DbStore:
                     "INSERT INTO lagebild_mappings (shape_key, entry) VALUES (:k, CAST(:e AS jsonb)) "
                     "ON CONFLICT (shape_key) DO UPDATE SET entry = EXCLUDED.entry"),
                     {"k": memory[0], "e": json.dumps(memory[1], ensure_ascii=False)})
-            store_prepared(conn, gen, frames, meta)
+            store_prepared(conn, gen, frames, meta, self.preparer)
             conn.execute(text("UPDATE lagebild_state SET generation = :g, changed_at = now() WHERE id = 1"),
                          {"g": gen})
             conn.execute(text(f"NOTIFY {CHANNEL}, '{gen}'"))
@@ -565,15 +568,48 @@ class DbStore:
 
 # --- the prepared form (the seam for issue #9) -------------------------------------------------------
 
-def store_prepared(conn: Connection, generation: int, frames: dict[str, pd.DataFrame],
-                   meta: dict[str, Any]) -> None:
-    """Store a generation's prepared tables (named Arrow tables as Parquet) in its transaction.
+PREPARED = "prepared/"  # lagebild_prepared names of the prepared form's files
 
-    The prepared form itself is computed by the performance work (issue #9); until it is
-    merged a generation has none and :func:`bundle_of` builds the bundle from the
-    canonical rows.
+
+def store_prepared(conn: Connection, generation: int, frames: dict[str, pd.DataFrame],
+                   meta: dict[str, Any], preparer: Callable[[Path], object] | None = None) -> None:
+    """Store a generation's prepared form inside its transaction (the seam for issue #9).
+
+    The preparer works on data folders (it writes ``prepared/`` beside the data), so the
+    generation is written to a temporary data folder, prepared there, and every file of its
+    ``prepared/`` directory becomes one blob ``prepared/<file>`` of this generation. Without
+    a preparer a generation has no prepared form and the app builds it from the canonical
+    frames (:func:`bundle_of`). A failing preparer fails the import (nothing is stored).
     """
-    del conn, generation, frames, meta
+    if preparer is None:
+        return
+    import tempfile
+
+    from data.folder import write_folder
+
+    with tempfile.TemporaryDirectory(prefix="lagebild-prepare-") as tmp:
+        folder = write_folder(Path(tmp) / "data", frames, meta)
+        preparer(folder)
+        root = folder / "prepared"
+        files = {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()} \
+            if root.is_dir() else {}
+    for name, body in files.items():
+        conn.execute(text("INSERT INTO lagebild_prepared (generation, name, format, body) "
+                          "VALUES (:g, :n, 'file', :b)"), {"g": generation, "n": PREPARED + name, "b": body})
+
+
+def get_prepared_files(conn: Connection | Engine, generation: int) -> dict[str, bytes]:
+    """The prepared form's files of a generation (``{relative path: bytes}``, empty: none).
+
+    A replica writes them to a directory and opens them with issue #9's reader, so it
+    cold-starts from the cubes without reading the raw pings.
+    """
+    if isinstance(conn, Engine):
+        with conn.connect() as c:
+            return get_prepared_files(c, generation)
+    rows = conn.execute(text("SELECT name, body FROM lagebild_prepared WHERE generation = :g "
+                             "AND name LIKE 'prepared/%'"), {"g": generation}).all()
+    return {r.name[len(PREPARED):]: bytes(r.body) for r in rows}
 
 
 def put_prepared(conn: Connection, generation: int, tables: dict[str, Any]) -> None:
