@@ -12,8 +12,6 @@ import os
 from alembic import context
 from sqlalchemy import create_engine
 
-config = context.config
-
 
 def _run(connection) -> None:
     context.configure(connection=connection, target_metadata=None,
@@ -22,10 +20,11 @@ def _run(connection) -> None:
         context.run_migrations()
 
 
-connection = config.attributes.get("connection")
-if connection is not None:
-    _run(connection)
-else:
+def main() -> None:
+    connection = context.config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
     url = context.get_x_argument(as_dictionary=True).get("url") or os.environ.get("LAGEBILD_DB")
     if not url:
         raise SystemExit("no database: pass -x url=postgresql+psycopg://... or set LAGEBILD_DB")
@@ -34,3 +33,7 @@ else:
         _run(conn)
         conn.commit()
     engine.dispose()
+
+
+if hasattr(context, "config"):  # run by Alembic (imported elsewhere, e.g. by a test: nothing to do)
+    main()
