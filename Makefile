@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: run test lint venv dev assets chromium demo bench screenshot clean
+.PHONY: run test lint venv dev assets chromium postgres demo bench bench-load screenshot clean
 
 $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -35,6 +35,16 @@ chromium:
 	  echo "installing Debian's chromium with apt-get"; \
 	  $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y chromium; }
 
+# Debian's PostgreSQL 15 + PostGIS 3 and nginx: the database-store tests start a throwaway
+# cluster (as an unprivileged user, see tests/pgcluster.py); bench/load.py also runs nginx.
+PG_BIN := /usr/lib/postgresql/15/bin
+postgres:
+	@{ [ -x $(PG_BIN)/initdb ] && [ -f /usr/share/postgresql/15/extension/postgis.control ] \
+	   && [ -x /usr/sbin/nginx ]; } || { \
+	  echo "installing postgresql-15, postgresql-15-postgis-3 and nginx with apt-get"; \
+	  $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y \
+	    --no-install-recommends postgresql-15 postgresql-15-postgis-3 nginx; }
+
 # app.py = dashboard.py plus the app's own tile route (local base maps, cache of viewed tiles).
 run: assets chromium
 	$(BIN)/streamlit run app.py --server.port $(PORT)
@@ -43,7 +53,7 @@ lint: dev
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-test: dev assets chromium
+test: dev assets chromium postgres
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
@@ -54,6 +64,10 @@ demo: venv
 
 bench: dev assets chromium
 	$(BIN)/python bench/run.py --complaints 1000000 --pings 10000000
+
+# Shared deployment under load: throwaway PostgreSQL, two replicas, nginx (bench/load.py).
+bench-load: dev assets postgres
+	$(BIN)/python bench/load.py
 
 screenshot: dev assets chromium
 	$(BIN)/python scripts/screenshot.py

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from data import generator, import_cli, sync, tiles_cli
+from data import db_cli, generator, import_cli, sync, tiles_cli
 from data.contracts import error_records, format_errors
 from data.folder import (
     DataFolderError,
@@ -30,6 +30,7 @@ EXTRA_COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None],
     "store": (import_cli.configure_store, import_cli.run_store),
     "sync": (sync.configure, sync.run),
     "tiles": (tiles_cli.configure_tiles, tiles_cli.run_tiles),
+    "db": (db_cli.configure_db, db_cli.run_db),
 }
 
 

@@ -69,7 +69,9 @@ number, for files without ids). Coordinate fields of point data: lat, lon, or x,
 (metres, e.g. Rechtswert/Hochwert; EPSG:25832 unless --crs), or latlon ("(lat, lon)" text).
 A mapping that worked is remembered for the next file with the same columns.
 
-environment: LAGEBILD_STORE (store root), LAGEBILD_MAX_UPLOAD_MB (default 200),
+environment: LAGEBILD_DB (postgresql+psycopg://... : the database store of a shared
+deployment; --store DIR still selects a file store), LAGEBILD_STORE (store root),
+LAGEBILD_MAX_UPLOAD_MB (default 200),
 LAGEBILD_GEOCODER (nominatim|photon), LAGEBILD_GEOCODER_URL, LAGEBILD_GEOCODER_CONTACT.
 """
 
@@ -158,7 +160,8 @@ def _print_progress(done: int, total: int, text: str) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from data.store import Store, StoreError
+    from data.store import StoreError
+    from data.storeapi import open_store
 
     lang = args.lang
     if not Path(args.file).is_file():
@@ -167,7 +170,7 @@ def run_import(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(_failure_json(args.kind, args.file, text, 2), ensure_ascii=False))
         return 2
-    store = Store(args.store, preparer=getattr(args, "preparer", None))
+    store = open_store(args.store, preparer=getattr(args, "preparer", None))
     mapping = dict(args.mappings)
     constants = dict(args.constants)
     try:
@@ -247,15 +250,17 @@ def configure_store(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", nargs="?", default="status",
                         choices=("status", "versions", "restore", "activate", "deactivate"))
     parser.add_argument("args", nargs="*", metavar="ARG", help="VERSION and/or DATASET")
-    parser.add_argument("--store", metavar="DIR", help="store root (default: $LAGEBILD_STORE or data/store)")
+    parser.add_argument("--store", metavar="DIR", help="store root (default: the database in $LAGEBILD_DB, "
+                        "else $LAGEBILD_STORE or data/store)")
     parser.add_argument("--lang", choices=LANGS, default="de")
 
 
 def run_store(args: argparse.Namespace) -> int:
-    from data.store import Store, StoreError
+    from data.store import StoreError
+    from data.storeapi import open_store
 
-    store = Store(args.store, preparer=getattr(args, "preparer", None))
     try:
+        store = open_store(args.store, preparer=getattr(args, "preparer", None))
         if args.action == "status":
             print(json.dumps(store.status(), ensure_ascii=False))
         elif args.action == "versions":

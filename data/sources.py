@@ -16,7 +16,9 @@ STORE_ROOT = REPO / "data" / "store"
 @dataclass(frozen=True)
 class Source:
     folder: Path
-    kind: str  # "env", "store" or "demo"
+    kind: str  # "env", "store", "demo" or "db" (the database store, LAGEBILD_DB)
+    generation: int | None = None  # the database store's generation shown ("db" only)
+    label: str = ""  # where it comes from, for people (the database URL without password)
 
 
 def resolve(env: Mapping[str, str] | None = None, store_root: Path | None = None) -> Source:

@@ -27,8 +27,7 @@ from data.importers.gps import (
 from data.importers.mapping import ROW_NUMBER, add_derived_columns
 from data.importers.readers import RawTable
 from data.quality import loaded_overview, quality_checks
-from data.store import Store
-from ui import cache, chrome
+from ui import cache, chrome, db
 
 register({
     "daten.store_failed": ("Der Speicher konnte nicht geschrieben werden; er ist unverändert: {error}",
@@ -38,6 +37,8 @@ register({
                           "The app shows the **demo data** (synthetic): {path}"),
     "daten.source.store": ("Die App zeigt die **importierten Daten** (Version {version}): {path}",
                            "The app shows the **imported data** (version {version}): {path}"),
+    "daten.source.db": ("Die App zeigt die **importierten Daten** der Datenbank (Version {version}): {path}",
+                        "The app shows the **imported data** of the database (version {version}): {path}"),
     "daten.source.env": ("Die App zeigt den Datenordner aus `LAGEBILD_DATA`: {path}",
                          "The app shows the data folder from `LAGEBILD_DATA`: {path}"),
     "daten.broken": ("Die aktuellen Daten lassen sich nicht anzeigen: {error}",
@@ -219,7 +220,7 @@ if usable:
     lang, bundle = ctx.lang, ctx.bundle
 else:  # the chrome would stop here; this page must still let the admin fix the data
     lang, bundle = chrome.current_lang(), None
-store = Store(preparer=cache.preparer)
+store = db.page_store(preparer=cache.preparer)  # the database store when LAGEBILD_DB is set
 status = store.status()
 
 st.title(t("page.daten", lang))
@@ -229,6 +230,9 @@ _show_flash()
 st.subheader(t("daten.loaded", lang))
 if source.kind == "store":
     st.markdown(t("daten.source.store", lang, version=status["generation"], path=f"`{source.folder}`"))
+elif source.kind == "db":
+    label = source.label.replace("`", "")
+    st.markdown(t("daten.source.db", lang, version=source.generation, path=f"`{label}`"))
 elif source.kind == "env":
     st.markdown(t("daten.source.env", lang, path=f"`{source.folder}`"))
 else:
@@ -236,7 +240,7 @@ else:
 if not usable:
     st.warning(t("daten.broken", lang, error=str(error) if error else t("chrome.no_data", lang)))
 if bundle is not None:
-    overview = loaded_overview(bundle, status if source.kind == "store" else None)
+    overview = loaded_overview(bundle, status if source.kind in ("store", "db") else None)
     table = pd.DataFrame({
         t("daten.col.dataset", lang): [_ds(d, lang) for d in overview["dataset"]],
         t("daten.col.records", lang): [fmt_number(v, lang) for v in overview["records"]],

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import gc
+import os
+from pathlib import Path
 
 import streamlit as st
 
 from base.i18n import register, t
 from data.folder import DataBundle
 from data.roles import Principal, restrict
-from data.sources import Source, resolve, signature
+from data.sources import DEMO_FOLDER, Source, resolve, signature
 from geo import prepared
 
 #: For the import store of the app (imports, restores): each new generation gets prepared.
@@ -32,12 +34,63 @@ def load_bundle(folder: str, sig: str) -> DataBundle:
     return bundle
 
 
+@st.cache_resource(show_spinner=False, max_entries=2)
+def load_db_bundle(url: str, generation: int, _engine: object) -> DataBundle:
+    """One generation of the database store, read whole in one snapshot (cached per
+    generation: every rerun of every session asks the state row which generation is
+    current, so an import reaches every replica at the next rerun, never half)."""
+    from data.dbstore import DbStore
+
+    bundle = DbStore(_engine).load_bundle(generation)  # type: ignore[arg-type]
+    gc.collect()
+    gc.freeze()
+    return bundle
+
+
+def _db_bundle(url: str) -> tuple[Source, str, DataBundle | None, Exception | None] | None:
+    """The database store's active generation, or None when it is not active (demo)."""
+    from data.dbstore import read_state, redact
+    from ui import db
+
+    label = redact(url)
+    source = Source(Path(label.replace("/", "_")), "db", None, label)
+    try:
+        engine = db.connection(url).engine
+        generation, active = read_state(engine)
+    except Exception as exc:  # unreachable database or no schema: an error page, not a crash
+        return source, f"db:{label}", None, exc
+    if not active:
+        return None
+    source = Source(source.folder, "db", generation, label)
+    sig = f"db:{label}:{generation}"
+    try:
+        return source, sig, load_db_bundle(label, generation, engine), None
+    except Exception as exc:
+        return source, sig, None, exc
+
+
 def current_bundle(lang: str = "de") -> tuple[Source, str, DataBundle | None, Exception | None]:
     """Resolve the data source and load it (cached); errors are returned, not raised.
 
-    A data set without a current prepared form is prepared first, under a progress message.
+    ``LAGEBILD_DATA`` wins; then the database store when ``LAGEBILD_DB`` is set (its active
+    generation, else the demo); then the file store's active import; else the demo. A data
+    folder without a current prepared form is prepared first, under a progress message.
     """
-    source = resolve()
+    try:  # the database modules (SQLAlchemy) are imported only when a database is configured
+        url = None
+        if os.environ.get("LAGEBILD_DB", "").strip() and not os.environ.get("LAGEBILD_DATA", "").strip():
+            from data.dbstore import database_url
+
+            url = database_url()
+    except ValueError as exc:
+        return Source(DEMO_FOLDER, "db"), "db:invalid", None, exc
+    if url:
+        found = _db_bundle(url)
+        if found is not None:
+            return found
+        source = Source(DEMO_FOLDER, "demo")  # the database store is not active (yet)
+    else:
+        source = resolve()
     sig = signature(source.folder)
     key = (str(source.folder), sig)
     try:

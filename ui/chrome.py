@@ -47,6 +47,7 @@ register({
     "chrome.demo_badge": ("Demo-Daten (synthetisch)", "Demo data (synthetic)"),
     "chrome.source_env": ("Datenordner: {path}", "Data folder: {path}"),
     "chrome.source_store": ("Importierte Daten", "Imported data"),
+    "chrome.source_db": ("Importierte Daten, Version {version}", "Imported data, version {version}"),
     "chrome.period": ("Zeitraum (Quartale)", "Period (quarters)"),
     "chrome.districts": ("Bezirke", "Districts"),
     "chrome.fields": ("Handlungsfeld (Masterplan)", "Field (Masterplan)"),
@@ -305,7 +306,7 @@ def _sync_url(f: Filters, lang: str) -> None:
 
 def _error_page(source: Source, exc: Exception, lang: str) -> None:
     st.title(t("chrome.error_title", lang))
-    st.error(t("chrome.error_folder", lang, path=md_escape(source.folder)))
+    st.error(t("chrome.error_folder", lang, path=md_escape(source.label or source.folder)))
     if isinstance(exc, DataFolderError):
         table = exc.errors.copy()
         table["value"] = table["value"].map(lambda v: "" if v is None else str(v))
@@ -371,6 +372,8 @@ def page() -> Context:
         st.sidebar.warning(t("chrome.demo_badge", lang), icon=":material/science:")
     elif source.kind == "env":
         st.sidebar.caption(t("chrome.source_env", lang, path=source.folder.name))
+    elif source.kind == "db":  # the version tells a user (and bench/load.py) what they see
+        st.sidebar.caption(t("chrome.source_db", lang, version=source.generation))
     else:
         st.sidebar.caption(t("chrome.source_store", lang))
     auth.sidebar_identity(principal, lang, names_of(bundle))
