@@ -12,9 +12,9 @@ import streamlit as st
 
 from base.i18n import md_escape, register, t
 from data.privacy import k_from_env
-from ui import chrome, widgets
+from ui import a11y, chrome, widgets
 from ui import exports as ui_exports
-from viz import exports, pagedata, presentation, report
+from viz import exports, map_alt, pagedata, presentation, report
 
 register({
     "pres.prev": ("Zurück", "Back"),
@@ -83,6 +83,7 @@ with bar[3]:
 with bar[4]:
     resolution = widgets.resolution_select(lang)
 bar[5].page_link("pages/uebersicht.py", label=t("pres.exit", lang), icon=":material/close:")
+chrome.statement_link(lang, bar[5])  # the sidebar (and its link) is hidden here
 
 model = widgets.spatial_model(ctx, resolution)
 anon = presentation.anonymise(bundle, model, f, lang, k)
@@ -99,28 +100,33 @@ map_view, chart_view = presentation.export_views(view)
 if view == "hotspots":
     widgets.show_map(presentation.view_map(bundle, anon, f, lang, tiles, view), key="pr_map_hotspots",
                      height=700)
+    a11y.map_alternative(map_alt.presentation(bundle, anon, lang, view, presentation.gap_table(anon, lang)),
+                         lang, "pr_alt_hotspots")
 elif view == "gap":
+    gaps = presentation.gap_table(anon, lang)
     left, right = st.columns([3, 2])
     with left:
         widgets.show_map(presentation.view_map(bundle, anon, f, lang, tiles, view), key="pr_map_gap",
                          height=700)
+        # the description; the gap list beside the map is its table
+        described = map_alt.presentation(bundle, anon, lang, view, gaps).description
+        a11y.map_alternative(map_alt.MapAlt(described, ()), lang, "pr_alt_gap")
     with right:
-        gaps = presentation.gap_table(anon, lang)
         if gaps.empty:
             st.info(t("pres.no_gap", lang, k=k))
         else:
             st.dataframe(gaps, hide_index=True, width="stretch", height=680)
 elif view == "trend":
-    st.plotly_chart(presentation.projector_style(presentation.view_chart(anon, lang, view), 640),
-                    width="stretch", key="pr_trend", config={"displayModeBar": False})
+    a11y.chart(presentation.projector_style(presentation.view_chart(anon, lang, view), 640), lang,
+               width="stretch", key="pr_trend", config={"displayModeBar": False})
 else:
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(presentation.projector_style(presentation.view_chart(anon, lang, view)),
-                        width="stretch", key="pr_per_1000", config={"displayModeBar": False})
+        a11y.chart(presentation.projector_style(presentation.view_chart(anon, lang, view)), lang,
+                   width="stretch", key="pr_per_1000", config={"displayModeBar": False})
     with right:
-        st.plotly_chart(presentation.projector_style(presentation.district_figure(anon, lang, "incidents")),
-                        width="stretch", key="pr_incidents", config={"displayModeBar": False})
+        a11y.chart(presentation.projector_style(presentation.district_figure(anon, lang, "incidents")), lang,
+                   width="stretch", key="pr_incidents", config={"displayModeBar": False})
 
 # --- exports of this view (all anonymised like the view) ------------------------------------------
 with st.expander(t("export.title", lang), icon=":material/ios_share:"):
