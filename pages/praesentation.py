@@ -39,7 +39,8 @@ header[data-testid="stHeader"] { display: none !important; }
 [data-testid="stMain"] h1 { font-size: 2.9rem; color: #000000; padding-top: 0.2rem; }
 [data-testid="stMain"] [data-testid="stCaptionContainer"] { font-size: 1.15rem; color: #1a1a1a; }
 [data-testid="stMain"] button { font-size: 1.25rem; min-height: 3rem; border-width: 2px; }
-[data-testid="stMain"] button:focus-visible { outline: 4px solid #ffbf00; outline-offset: 2px; }
+[data-testid="stMain"] button:focus-visible { outline: 4px solid #1a1a1a; outline-offset: 2px;
+  box-shadow: 0 0 0 8px #ffbf00; }
 [data-testid="stMain"] [data-testid="stDataFrame"] { font-size: 1.1rem; }
 [data-testid="stMain"] .stMarkdownBadge { font-size: 1.2rem; padding: 0.2rem 0.7rem; }
 </style>"""

@@ -52,7 +52,7 @@ def _plain(value: Any) -> str:
     """Figure text as a person reads it: entities decoded, tags removed."""
     if value is None:
         return ""
-    return re.sub(r"<[^>]+>", " ", html.unescape(str(value))).strip()
+    return html.unescape(re.sub(r"<[^>]+>", " ", str(value))).strip()
 
 
 def _num(value: Any, lang: str) -> str:
