@@ -85,15 +85,19 @@ def lightness_ordered(colors: Sequence[str], cvd: str | None = None, severity: f
     return all(s > 0 for s in steps) or all(s < 0 for s in steps)
 
 
-def cvd_report(palettes: dict[str, tuple[Sequence[str], bool]]) -> list[dict]:
-    """Per palette (colours, ordered?) the smallest ΔE for normal vision and each CVD type."""
+def cvd_report(palettes: dict[str, tuple[Sequence[str], str]]) -> list[dict]:
+    """Per palette (colours, kind: "scale", "diverging" or "classes") the smallest ΔE for
+    normal vision and each CVD type; for sequential scales whether lightness stays ordered."""
     rows = []
-    for name, (colors, ordered) in palettes.items():
-        row: dict = {"palette": name, "kind": "scale" if ordered else "classes", "n": len(colors),
+    for name, (colors, kind) in palettes.items():
+        if kind not in ("scale", "diverging", "classes"):
+            raise ValueError(f"kind must be scale, diverging or classes, got {kind!r}")
+        ordered = kind != "classes"
+        row: dict = {"palette": name, "kind": kind, "n": len(colors),
                      "normal": round(delta_e(colors, None, adjacent=ordered), 1)}
         for cvd in CVD_TYPES:
             row[cvd] = round(delta_e(colors, cvd, adjacent=ordered), 1)
-        if ordered:
+        if kind == "scale":
             row["lightness_ordered"] = all(lightness_ordered(colors, c) for c in (None, *CVD_TYPES))
         rows.append(row)
     return rows

@@ -95,7 +95,6 @@ def wait_for_content(page, maps: int = 0, charts: int = 0, timeout: float = 60_0
     if charts:
         page.wait_for_function(f"() => document.querySelectorAll('.js-plotly-plot').length >= {charts}",
                                timeout=timeout)
-    page.wait_for_load_state("networkidle", timeout=timeout)
     for handle in page.query_selector_all('iframe[title^="Karte"], iframe[title^="Map"], '
                                           'iframe[title="streamlit_folium.st_folium"]'):
         frame = handle.content_frame()
