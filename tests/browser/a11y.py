@@ -77,11 +77,18 @@ def failing(violations: list[Violation]) -> list[Violation]:
     return [v for v in violations if v.fails]
 
 
-def settled(page, timeout: float = 60_000) -> None:
-    """Wait until no script run is going on and no element is drawn as stale (faded)."""
+def settled(page, timeout: float = 60_000, quiet_ms: int = 750) -> None:
+    """Wait until no script run is going on and no element is drawn as stale (faded), and
+    that has held for ``quiet_ms`` (a page may rerun once more right after its first run,
+    e.g. when it writes its state into the URL)."""
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]') && "
-        "!document.querySelector('[data-stale=\"true\"]')", timeout=timeout)
+        """(quiet) => {
+            const busy = document.querySelector('[data-testid="stStatusWidget"]')
+                || document.querySelector('[data-stale="true"]');
+            const now = performance.now();
+            if (busy || window.__lagebildQuietSince === undefined) { window.__lagebildQuietSince = now; }
+            return !busy && now - window.__lagebildQuietSince >= quiet;
+        }""", arg=quiet_ms, timeout=timeout, polling=100)
 
 
 def wait_for_content(page, maps: int = 0, charts: int = 0, timeout: float = 60_000) -> None:
