@@ -106,7 +106,7 @@ def wait_for_content(page, maps: int = 0, charts: int = 0, timeout: float = 60_0
                                           'iframe[title="streamlit_folium.st_folium"]'):
         frame = handle.content_frame()
         if frame is not None:
-            frame.wait_for_selector(".leaflet-container[aria-label]", timeout=timeout)
+            frame.wait_for_selector(".leaflet-container[aria-label]", state="attached", timeout=timeout)
     settled(page, timeout)
 
 
