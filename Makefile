@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: run test lint venv dev assets chromium demo bench screenshot clean
+.PHONY: run test lint venv dev assets chromium axe a11y demo bench screenshot clean
 
 $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -35,6 +35,20 @@ chromium:
 	  echo "installing Debian's chromium with apt-get"; \
 	  $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y chromium; }
 
+# axe-core (accessibility engine for the browser tests) from npm, pinned in package-lock.json.
+node_modules/axe-core/axe.min.js: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "installing Debian's npm with apt-get"; \
+	  $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y npm; }
+	npm ci --ignore-scripts --no-audit --no-fund
+	@touch $@
+
+axe: node_modules/axe-core/axe.min.js
+
+# Accessibility audit: axe-core on every page, German and English, in every frame.
+a11y: dev assets chromium axe
+	$(BIN)/python scripts/a11y_audit.py
+
 # app.py = dashboard.py plus the app's own tile route (local base maps, cache of viewed tiles).
 run: assets chromium
 	$(BIN)/streamlit run app.py --server.port $(PORT)
@@ -43,7 +57,7 @@ lint: dev
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-test: dev assets chromium
+test: dev assets chromium axe
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
@@ -59,4 +73,4 @@ screenshot: dev assets chromium
 	$(BIN)/python scripts/screenshot.py
 
 clean:
-	rm -rf $(VENV) static/vendor .pytest_cache test-output
+	rm -rf $(VENV) static/vendor .pytest_cache test-output node_modules
