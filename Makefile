@@ -57,10 +57,13 @@ lint: dev
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
+# Unit and AppTests in parallel on both cores (pytest-xdist), then the browser tests one at a
+# time (each starts its own streamlit server and Chromium).
 test: dev assets chromium axe
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 -m "not browser"
+	$(BIN)/python -m pytest -m browser
 
 demo: venv
 	$(BIN)/python -m data demo --out data/demo
