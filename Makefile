@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: run test lint venv dev assets chromium postgres demo bench bench-load screenshot clean
+.PHONY: run test lint venv dev assets chromium postgres axe a11y demo bench bench-load screenshot clean
 
 $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -45,6 +45,20 @@ postgres:
 	  $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y \
 	    --no-install-recommends postgresql-15 postgresql-15-postgis-3 nginx; }
 
+# axe-core (accessibility engine for the browser tests) from npm, pinned in package-lock.json.
+node_modules/axe-core/axe.min.js: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "installing Debian's npm with apt-get"; \
+	  $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y npm; }
+	npm ci --ignore-scripts --no-audit --no-fund
+	@touch $@
+
+axe: node_modules/axe-core/axe.min.js
+
+# Accessibility audit: axe-core on every page, German and English, in every frame.
+a11y: dev assets chromium axe
+	$(BIN)/python scripts/a11y_audit.py
+
 # app.py = dashboard.py plus the app's own tile route (local base maps, cache of viewed tiles).
 run: assets chromium
 	$(BIN)/streamlit run app.py --server.port $(PORT)
@@ -53,10 +67,13 @@ lint: dev
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-test: dev assets chromium postgres
+# Unit and AppTests in parallel on both cores (pytest-xdist), then the browser tests one at a
+# time (each starts its own streamlit server and Chromium).
+test: dev assets chromium axe postgres
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 -m "not browser"
+	$(BIN)/python -m pytest -m browser
 
 demo: venv
 	$(BIN)/python -m data demo --out data/demo
@@ -73,4 +90,4 @@ screenshot: dev assets chromium
 	$(BIN)/python scripts/screenshot.py
 
 clean:
-	rm -rf $(VENV) static/vendor .pytest_cache test-output
+	rm -rf $(VENV) static/vendor .pytest_cache test-output node_modules

@@ -40,6 +40,8 @@ def sources() -> dict[str, Path]:
         "markercluster/MarkerCluster.Default.css": cluster / "MarkerCluster.Default.css",
         "leaflet-heat/leaflet_heat.min.js": folium_templates / "leaflet_heat.min.js",
     }
+    # Lagebild's own map script (accessibility: geo/a11y.py), served beside Leaflet.
+    files["lagebild/map_a11y.js"] = ROOT / "geo" / "js" / "map_a11y.js"
     for image in sorted((leaflet / "images").glob("*.png")):
         files[f"leaflet/images/{image.name}"] = image
     return files
@@ -53,6 +55,7 @@ ASSET_MAP: dict[str, str | None] = {
     "markerclustercss": "markercluster/MarkerCluster.css",
     "markerclusterdefaultcss": "markercluster/MarkerCluster.Default.css",
     "leaflet-heat.js": "leaflet-heat/leaflet_heat.min.js",
+    "lagebild_map_a11y": "lagebild/map_a11y.js",
     # folium defaults that Lagebild does not use (no Bootstrap popups, no awesome-markers
     # icons: office markers are DivIcons with inline SVG).
     "jquery": None,

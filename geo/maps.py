@@ -226,7 +226,7 @@ _CSS = """<style>
  box-shadow:0 1px 4px rgba(0,0,0,.35);font:12px/1.4 system-ui,sans-serif;color:#222;max-width:260px}
 .lagebild-legend .lt{font-weight:600;margin-bottom:3px}
 .lagebild-legend .sw{display:inline-block;width:14px;height:14px;margin-right:6px;vertical-align:-3px;
- border:1px solid rgba(0,0,0,.3)}
+ border:1px solid rgba(0,0,0,.3);outline:1px solid #595959}
 .lagebild-legend .ci{display:inline-block;border-radius:50%;margin-right:6px;vertical-align:middle;
  border:1.5px solid #D55E00;background:rgba(213,94,0,.45)}
 .lagebild-legend .ic{display:inline-block;width:20px;vertical-align:middle;margin-right:4px}
@@ -1011,12 +1011,13 @@ def add_hotspots(m: folium.Map, cells: pd.DataFrame, lang: str = "de", show: boo
                         rank=lambda c: abs(HOTSPOT_CLASSES.index(c) - 2.5))
 
 
-# Emerging hot spot classes (ArcGIS), colour-blind-aware: warm = growing/new, blue = fading.
+# Emerging hot spot classes (ArcGIS), colour-blind-aware: warm = growing/new, blue = fading; every
+# pair stays ≥ 11 ΔE apart under simulated protan/deutan/tritan vision (scripts/palette_check.py).
 EMERGING_CLASSES = ("new", "consecutive", "intensifying", "persistent", "diminishing", "sporadic",
                     "oscillating", "historical")
 EMERGING_COLORS = {
     "new": "#D55E00", "consecutive": "#E69F00", "intensifying": "#882255", "persistent": "#CC79A7",
-    "diminishing": "#56B4E9", "sporadic": "#F0E442", "oscillating": "#009E73", "historical": "#999999",
+    "diminishing": "#56B4E9", "sporadic": "#F0E442", "oscillating": "#009E73", "historical": "#cccccc",
 }
 register({
     "map.layer.emerging": ("Entstehende Hotspots", "Emerging hot spots"),

@@ -4,7 +4,7 @@ import streamlit as st
 
 from base.i18n import md_escape, t
 from geo.model import emerging_quarters, weekday_hour
-from ui import chrome, widgets
+from ui import a11y, chrome, widgets
 from viz import charts, pagedata
 
 ctx = chrome.page()
@@ -19,6 +19,7 @@ with left:
     widgets.show_map(pagedata.hotspot_map(bundle, model, f, lang, widgets.tiles()), key="hot_map",
                      height=520)
     st.caption(t("beschwerden.hotspots_help", lang))
+    widgets.map_alternative(ctx, model, "hotspot", "hot_alt")
 with right:
     quarters = emerging_quarters(f, bundle.quarters())
     if quarters:
@@ -27,16 +28,17 @@ with right:
         widgets.show_map(pagedata.emerging_map(bundle, model, f, lang, widgets.tiles(), quarters),
                          key="emerging_map", height=520)
         st.caption(t("beschwerden.emerging_help", lang))
+        widgets.map_alternative(ctx, model, "emerging", "emerging_alt", *quarters)
     else:
         st.subheader(t("map.layer.emerging", lang))
         st.info(t("beschwerden.emerging_none", lang))
 
 left, right = st.columns(2)
 with left:
-    st.plotly_chart(charts.categories_by_field(pagedata.category_counts(bundle, f, lang), lang,
-                                               t("beschwerden.fields", lang)),
-                    width="stretch", key="bs_fields")
+    a11y.chart(charts.categories_by_field(pagedata.category_counts(bundle, f, lang), lang,
+                                          t("beschwerden.fields", lang)), lang,
+               width="stretch", key="bs_fields")
 with right:
-    st.plotly_chart(charts.weekday_hour_heatmap(weekday_hour(model, f), lang,
-                                                t("beschwerden.weekhour", lang)),
-                    width="stretch", key="bs_weekhour")
+    a11y.chart(charts.weekday_hour_heatmap(weekday_hour(model, f), lang,
+                                           t("beschwerden.weekhour", lang)), lang,
+               width="stretch", key="bs_weekhour")

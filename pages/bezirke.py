@@ -3,7 +3,7 @@
 import streamlit as st
 
 from base.i18n import md_escape, t
-from ui import chrome, widgets
+from ui import a11y, chrome, widgets
 from viz import charts, pagedata
 
 ctx = chrome.page()
@@ -28,12 +28,12 @@ with left:
     st.dataframe(profile.contacts, hide_index=True, width="stretch")
     widgets.kpi_tiles(profile.kpis, lang, per_row=1)
 with right:
-    st.plotly_chart(charts.quarter_trend(profile.trend, lang, t("bezirke.trend", lang)),
-                    width="stretch", key="bz_trend")
-    st.plotly_chart(charts.categories_by_field(profile.categories, lang),
-                    width="stretch", key="bz_cats")
-st.plotly_chart(charts.presence_vs_complaints(profile.presence_vs_complaints, lang),
-                width="stretch", key="bz_presence")
+    a11y.chart(charts.quarter_trend(profile.trend, lang, t("bezirke.trend", lang)), lang,
+               width="stretch", key="bz_trend")
+    a11y.chart(charts.categories_by_field(profile.categories, lang), lang,
+               width="stretch", key="bz_cats")
+a11y.chart(charts.presence_vs_complaints(profile.presence_vs_complaints, lang), lang,
+           width="stretch", key="bz_presence")
 
 st.subheader(t("bezirke.comparison", lang))
 display = pagedata.display_district_table(table, lang)

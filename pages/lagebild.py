@@ -35,6 +35,7 @@ if with_points:
 pagedata.show_lagebild_layers(m, layers, lang)
 widgets.show_map(m, key="lagebild_map", height=680)
 st.caption(t("lagebild.help", lang))
+widgets.map_alternative(ctx, model, "lagebild", "lagebild_alt", metric)
 
 # --- exports of this view (the role's data, aggregates only) ----------------------------------------
 with st.expander(t("export.title", lang), icon=":material/ios_share:"):

@@ -14,9 +14,9 @@ import streamlit as st
 from base.i18n import md_escape, register, t
 from data.privacy import k_choices, k_from_env, requested_k
 from geo import tiles as geo_tiles
-from ui import chrome, widgets
+from ui import a11y, chrome, widgets
 from ui import exports as ui_exports
-from viz import exports, pagedata, presentation, report
+from viz import exports, map_alt, pagedata, presentation, report
 
 register({
     "pres.prev": ("Zurück", "Back"),
@@ -48,7 +48,8 @@ header[data-testid="stHeader"] { display: none !important; }
 [data-testid="stMain"] h1 { font-size: 2.9rem; color: #000000; padding-top: 0.2rem; }
 [data-testid="stMain"] [data-testid="stCaptionContainer"] { font-size: 1.15rem; color: #1a1a1a; }
 [data-testid="stMain"] button { font-size: 1.25rem; min-height: 3rem; border-width: 2px; }
-[data-testid="stMain"] button:focus-visible { outline: 4px solid #ffbf00; outline-offset: 2px; }
+[data-testid="stMain"] button:focus-visible { outline: 4px solid #1a1a1a; outline-offset: 2px;
+  box-shadow: 0 0 0 8px #ffbf00; }
 [data-testid="stMain"] [data-testid="stDataFrame"] { font-size: 1.1rem; }
 [data-testid="stMain"] .stMarkdownBadge { font-size: 1.2rem; padding: 0.2rem 0.7rem; }
 </style>"""
@@ -98,6 +99,7 @@ with bar[3]:
 with bar[4]:
     resolution = widgets.resolution_select(lang)
 bar[5].page_link("pages/uebersicht.py", label=t("pres.exit", lang), icon=":material/close:")
+chrome.statement_link(lang, bar[5])  # the sidebar (and its link) is hidden here
 
 model = widgets.spatial_model(ctx, resolution)
 anon = presentation.anonymise(bundle, model, f, lang, k)  # conference filters, cell key method
@@ -118,29 +120,34 @@ if view == "hotspots":
     widgets.show_map(presentation.view_map(bundle, anon, f, lang, tiles, view), key="pr_map_hotspots",
                      height=700, tiles_note=False)
     st.caption(md_escape(tiles_note))
+    a11y.map_alternative(map_alt.presentation(bundle, anon, lang, view, presentation.gap_table(anon, lang)),
+                         lang, "pr_alt_hotspots")
 elif view == "gap":
+    gaps = presentation.gap_table(anon, lang)
     left, right = st.columns([3, 2])
     with left:
         widgets.show_map(presentation.view_map(bundle, anon, f, lang, tiles, view), key="pr_map_gap",
                          height=700, tiles_note=False)
         st.caption(md_escape(tiles_note))
+        # the description; the gap list beside the map is its table
+        described = map_alt.presentation(bundle, anon, lang, view, gaps).description
+        a11y.map_alternative(map_alt.MapAlt(described, ()), lang, "pr_alt_gap")
     with right:
-        gaps = presentation.gap_table(anon, lang)
         if gaps.empty:
             st.info(t("pres.no_gap", lang, k=k))
         else:
             st.dataframe(gaps, hide_index=True, width="stretch", height=680)
 elif view == "trend":
-    st.plotly_chart(presentation.projector_style(presentation.view_chart(anon, lang, view), 640),
-                    width="stretch", key="pr_trend", config={"displayModeBar": False})
+    a11y.chart(presentation.projector_style(presentation.view_chart(anon, lang, view), 640), lang,
+               width="stretch", key="pr_trend", config={"displayModeBar": False})
 else:
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(presentation.projector_style(presentation.view_chart(anon, lang, view)),
-                        width="stretch", key="pr_per_1000", config={"displayModeBar": False})
+        a11y.chart(presentation.projector_style(presentation.view_chart(anon, lang, view)), lang,
+                   width="stretch", key="pr_per_1000", config={"displayModeBar": False})
     with right:
-        st.plotly_chart(presentation.projector_style(presentation.district_figure(anon, lang, "incidents")),
-                        width="stretch", key="pr_incidents", config={"displayModeBar": False})
+        a11y.chart(presentation.projector_style(presentation.district_figure(anon, lang, "incidents")), lang,
+                   width="stretch", key="pr_incidents", config={"displayModeBar": False})
 
 # --- exports of this view (all anonymised like the view) ------------------------------------------
 with st.expander(t("export.title", lang), icon=":material/ios_share:"):

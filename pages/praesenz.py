@@ -3,7 +3,7 @@
 import streamlit as st
 
 from base.i18n import md_escape, t
-from ui import chrome, widgets
+from ui import a11y, chrome, widgets
 from ui import exports as ui_exports
 from viz import charts, pagedata
 
@@ -16,6 +16,7 @@ model = widgets.spatial_model(ctx, widgets.resolution_select(lang))
 st.subheader(t("praesenz.map", lang))
 widgets.show_map(pagedata.presence_map(bundle, model, f, lang, widgets.tiles()), key="presence_map",
                  height=560)
+widgets.map_alternative(ctx, model, "presence", "presence_alt")
 
 st.subheader(t("praesenz.gap", lang))
 gaps = pagedata.gap_table(bundle, model, f, lang)
@@ -31,10 +32,10 @@ with st.expander(t("export.title", lang), icon=":material/ios_share:"):
 
 left, right = st.columns(2)
 with left:
-    st.plotly_chart(charts.quarter_trend(pagedata.hours_by_quarter(bundle, model, f), lang,
-                                         t("praesenz.hours", lang), y_title=t("unit.hours", lang)),
-                    width="stretch", key="pz_hours")
+    a11y.chart(charts.quarter_trend(pagedata.hours_by_quarter(bundle, model, f), lang,
+                                    t("praesenz.hours", lang), y_title=t("unit.hours", lang)), lang,
+               width="stretch", key="pz_hours")
 with right:
-    st.plotly_chart(charts.joint_share_over_time(pagedata.joint_share_series(bundle, model, f), lang,
-                                                 t("praesenz.joint", lang)),
-                    width="stretch", key="pz_joint")
+    a11y.chart(charts.joint_share_over_time(pagedata.joint_share_series(bundle, model, f), lang,
+                                            t("praesenz.joint", lang)), lang,
+               width="stretch", key="pz_joint")

@@ -20,6 +20,7 @@ with left:
     st.subheader(t("overview.map", lang))
     widgets.show_map(pagedata.overview_map(ctx.bundle, model, f, lang, widgets.tiles()),
                      key="overview_map", height=460)
+    widgets.map_alternative(ctx, model, "overview", "overview_alt")
 with right:
     st.subheader(t("overview.changed", lang))
     changed = pagedata.what_changed_tables(ctx.bundle, f, lang)

@@ -23,7 +23,7 @@ from data.folder import DataBundle, DataFolderError
 from data.periods import latest_complete_quarter, parse_quarter, quarter_label
 from data.roles import LOCAL_ADMIN, Principal, check_role
 from data.sources import Source
-from ui import auth, basemap, cache
+from ui import a11y, auth, basemap, cache
 from viz.exports import csv_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +42,8 @@ register({
     "page.daten": ("Daten", "Data"),
     "page.planung": ("Planung", "Planning"),
     "page.praesentation": ("Präsentation", "Presentation"),
+    "page.barrierefreiheit": ("Barrierefreiheit", "Accessibility"),
+    "chrome.statement": ("Erklärung zur Barrierefreiheit", "Accessibility statement"),
     "chrome.language": ("Sprache", "Language"),
     "chrome.filters": ("Filter", "Filters"),
     "chrome.demo_badge": ("Demo-Daten (synthetisch)", "Demo data (synthetic)"),
@@ -95,7 +97,9 @@ PAGES = [
     ("pages/planung.py", "page.planung", "planung", ":material/event_note:"),
     ("pages/daten.py", "page.daten", "daten", ":material/database:"),
     ("pages/praesentation.py", "page.praesentation", "praesentation", ":material/slideshow:"),
+    ("pages/barrierefreiheit.py", "page.barrierefreiheit", "barrierefreiheit", ":material/accessibility:"),
 ]
+STATEMENT_PAGE = "pages/barrierefreiheit.py"
 
 # Session-state keys of the filter widgets.
 K_LANG = "lang"
@@ -354,6 +358,8 @@ def page() -> Context:
     st.session_state[K_LANG] = lang
     st.sidebar.radio(t("chrome.language", lang), list(LANGS), key=K_LANG, horizontal=True,
                      format_func=str.upper)
+    a11y.setup(lang)
+    statement_link(lang)
     principal = auth.require_login(lang)
     source, signature, bundle, error = cache.current_bundle(lang)
     if error is not None:
@@ -393,9 +399,34 @@ def page() -> Context:
     _sync_url(filters, lang)
     _share_link(lang)
     if demo:
-        st.caption(f":orange-badge[:material/science: {t('chrome.demo_badge', lang)}]")
+        # a badge in plain Markdown: inside a caption it would be drawn at reduced contrast
+        st.markdown(f":orange-badge[:material/science: {t('chrome.demo_badge', lang)}]")
     return Context(lang=lang, filters=filters, bundle=bundle, source=source, signature=signature,
                    principal=principal)
+
+
+def statement_link(lang: str, container=None) -> None:
+    """The link to the Erklärung zur Barrierefreiheit (in the sidebar of every page)."""
+    (container or st.sidebar).page_link(STATEMENT_PAGE, label=t("chrome.statement", lang),
+                                        icon=":material/accessibility:")
+
+
+def plain_page() -> str:
+    """The chrome of a page that needs no data (the accessibility statement): page config,
+    language and the accessibility setup. Returns the language."""
+    _leave_pages_folder_mode()
+    st.set_page_config(page_title="Lagebild", page_icon=ICON, layout="wide",
+                       initial_sidebar_state="expanded")
+    lang = current_lang()
+    st.session_state[K_LANG] = lang
+    st.sidebar.radio(t("chrome.language", lang), list(LANGS), key=K_LANG, horizontal=True,
+                     format_func=str.upper)
+    a11y.setup(lang)
+    if lang != DEFAULT_LANG:
+        st.query_params["lang"] = lang
+    elif "lang" in st.query_params:
+        del st.query_params["lang"]
+    return lang
 
 
 def require_role(*roles: str) -> Principal:
@@ -416,7 +447,7 @@ def require_role(*roles: str) -> Principal:
     return principal
 
 
-_LINK_HTML = """
+_LINK_HTML = """<!DOCTYPE html><html lang="LANG"><head><meta charset="utf-8"><title>TITLE</title></head><body>
 <style>html,body{margin:0;padding:2px}</style>
 <div style="font:14px system-ui,sans-serif;color:#222">
 <input id="u" readonly aria-label="Link" style="width:100%;box-sizing:border-box;padding:4px;
@@ -442,6 +473,7 @@ _LINK_HTML = """
   });
 })();
 </script>
+</body></html>
 """
 
 
@@ -451,7 +483,8 @@ def _share_link(lang: str) -> None:
     The address carries no identity: whoever opens it sees only what their own role allows.
     """
     with st.sidebar.popover(t("chrome.link", lang), icon=":material/link:", width="stretch"):
-        html = (_LINK_HTML.replace("COPY", t("chrome.link_copy", lang))
+        html = (_LINK_HTML.replace("LANG", lang).replace("TITLE", t("chrome.link", lang))
+                .replace("COPY", t("chrome.link_copy", lang))
                 .replace("COPIED", json.dumps(t("chrome.link_copied", lang)))
                 .replace("MANUAL", json.dumps(t("chrome.link_manual", lang))))
         st.iframe(html, height=104)  # room for the field and the button at any font size

@@ -13,11 +13,12 @@ from data.filters import Filters
 from data.kpis import Kpi
 from geo import model as geo_model
 from geo import tiles as geo_tiles
+from geo.a11y import make_accessible
 from geo.maps import base_layer
 from geo.tiles import BaseLayer
-from ui import basemap, chrome
+from ui import a11y, basemap, chrome
 from ui.chrome import Context
-from viz import pagedata
+from viz import map_alt, pagedata
 from viz.kpi_text import kpi_text
 from viz.pagedata import RESOLUTIONS
 
@@ -84,14 +85,44 @@ def kpi_tiles(kpis: list[Kpi], lang: str, per_row: int = 3) -> None:
         cols = st.columns(per_row)
         for col, kpi in zip(cols, kpis[start:start + per_row], strict=False):
             text = kpi_text(kpi, lang)
+            with col:
+                a11y.kpi_sentence(kpi, lang)  # read as one sentence (the tile is hidden from readers)
             col.metric(text.label, text.value, delta=text.delta, delta_color=text.delta_color,
                        delta_arrow=text.arrow, help=text.help, border=True)
 
 
-def show_map(m: folium.Map, key: str, height: int = 620, tiles_note: bool = True) -> None:
-    """Render a folium map; map interactions do not rerun the page. Under a map on tiles the
-    app serves, a line says which tiles are local (``tiles_note=False``: the page says it)."""
+def show_map(m: folium.Map, key: str, height: int = 620, label: str | None = None,
+             tiles_note: bool = True) -> None:
+    """Render a folium map; map interactions do not rerun the page.
+
+    The map gets its accessible name (``label``, default: the layers it opens with),
+    keyboard help and focus handling (:func:`geo.a11y.make_accessible`). Under a map on
+    tiles the app serves, a line says which tiles are local (``tiles_note=False``: the page
+    says it).
+    """
+    make_accessible(m, chrome.current_lang(), label)
     st_folium(m, key=key, height=height, use_container_width=True, returned_objects=[])
     layer = base_layer(m)
     if tiles_note and layer is not None and layer.base.served_by_app:  # say which tiles are local
         st.caption(basemap.caption(layer.base, chrome.current_lang()))
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _map_alt(folder: str, sig: str, resolution: int, f: Filters, lang: str, kind: str, extra: tuple,
+             _bundle, _model) -> map_alt.MapAlt:
+    """A map's text alternative for one filter state (computed once, like the map's layers)."""
+    del folder, sig, resolution
+    if kind == "lagebild":
+        return map_alt.lagebild(_bundle, _model, f, lang, *extra)
+    if kind == "emerging":
+        return map_alt.emerging_patterns(_bundle, _model, f, lang, list(extra))
+    builders = {"overview": map_alt.overview, "presence": map_alt.presence, "hotspot": map_alt.hotspot}
+    return builders[kind](_bundle, _model, f, lang)
+
+
+def map_alternative(ctx: Context, model: geo_model.SpatialModel, kind: str, key: str, *extra) -> None:
+    """The description and data tables of a page's map (``kind``: overview, lagebild (extra:
+    metric), presence, hotspot, emerging (extra: the quarters))."""
+    alt = _map_alt(str(ctx.source.folder), ctx.signature, model.index.resolution, ctx.filters, ctx.lang,
+                   kind, tuple(extra), ctx.bundle, model)
+    a11y.map_alternative(alt, ctx.lang, key)

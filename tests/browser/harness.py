@@ -102,7 +102,8 @@ def wait_for_app(page, timeout: float = 60_000) -> None:
 
 def map_frame(page, timeout: float = 60_000):
     """The st_folium iframe's frame, once Leaflet has drawn into it."""
-    handle = page.wait_for_selector('iframe[title="streamlit_folium.st_folium"]', timeout=timeout)
+    # by its source: the map names its frame after what it shows ("Karte: …", geo/a11y.py)
+    handle = page.wait_for_selector('iframe[src*="streamlit_folium.st_folium"]', timeout=timeout)
     frame = handle.content_frame()
     frame.wait_for_selector(".leaflet-container", timeout=timeout)
     return frame

@@ -44,7 +44,7 @@ def test_pages_render_without_external_requests(server, page, path: str, maps: i
     wait_for_app(page)
     if maps:
         page.wait_for_function(
-            f"() => document.querySelectorAll('iframe[title=\"streamlit_folium.st_folium\"]')"
+            f"() => document.querySelectorAll('iframe[src*=\"streamlit_folium.st_folium\"]')"
             f".length >= {maps}", timeout=60_000)
         frame = map_frame(page)
         frame.wait_for_selector("path.leaflet-interactive")
