@@ -251,14 +251,7 @@ class Store:
 
         The app needs districts and at least one complaint or patrol (it shows quarters).
         """
-        if self.generation == 0:
-            return StoreError("store_empty", root=str(self.root))
-        if self.read_dataset("districts").empty:
-            return StoreError("store_no_districts")
-        counts = {k: v["records"] for k, v in self.status()["datasets"].items()}
-        if not counts["complaints"] and not counts["patrols"]:
-            return StoreError("store_no_quarters")
-        return None
+        return activation_problem(self)
 
     def activate(self) -> None:
         """Show the imported data in the app (see :meth:`can_activate`)."""
@@ -533,3 +526,16 @@ def data_folder(store: Store | None = None, demo: Path = DEMO_FOLDER) -> Path:
     """The folder the app loads: the store's active folder, else the demo."""
     store = store or Store()
     return store.active_folder() or demo
+
+
+def activation_problem(store: Any) -> StoreError | None:
+    """Why a store (the file store or the database store) cannot be shown by the app yet
+    (None: it can): the app needs districts and at least one complaint or patrol."""
+    if store.generation == 0:
+        return StoreError("store_empty", root=str(store.root))
+    if store.read_dataset("districts").empty:
+        return StoreError("store_no_districts")
+    counts = {k: v["records"] for k, v in store.status()["datasets"].items()}
+    if not counts["complaints"] and not counts["patrols"]:
+        return StoreError("store_no_quarters")
+    return None

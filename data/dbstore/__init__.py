@@ -41,7 +41,7 @@ from data import contracts
 from data.contracts import DATASETS, SPECS
 from data.importers.geocoding import GeocodeCache
 from data.importers.mapping import shape_key
-from data.store import DEFAULT_ROOT, STORE_NAME, StoreError, Version, _now, _reconcile
+from data.store import DEFAULT_ROOT, STORE_NAME, StoreError, Version, _now, _reconcile, activation_problem
 
 if TYPE_CHECKING:
     from data.folder import DataBundle
@@ -314,14 +314,7 @@ class DbStore:
             return read_state(conn)
 
     def can_activate(self) -> StoreError | None:
-        if self.generation == 0:
-            return StoreError("store_empty", root=self.root)
-        if self.read_dataset("districts").empty:
-            return StoreError("store_no_districts")
-        counts = {k: v["records"] for k, v in self.status()["datasets"].items()}
-        if not counts["complaints"] and not counts["patrols"]:
-            return StoreError("store_no_quarters")
-        return None
+        return activation_problem(self)
 
     def activate(self) -> None:
         problem = self.can_activate()
