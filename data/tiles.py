@@ -422,16 +422,7 @@ def import_mbtiles(path: str | Path, name: str | None = None, store: str | Path 
             size += len(data)
         if not seen:
             raise TileError(f"{path}: the file holds no tiles")
-        zooms = [z for z, _, _ in seen]
-        where = str(path)
-        tset = TileSet(
-            name=name, format=fmt,
-            minzoom=_meta_int(meta.get("minzoom"), min(zooms), where, "minzoom"),
-            maxzoom=_meta_int(meta.get("maxzoom"), max(zooms), where, "maxzoom"),
-            bounds=_parse_meta_bounds(meta.get("bounds"), where) or _bounds_of(seen),
-            attribution=clean_attribution(meta.get("attribution") if attribution is None else attribution),
-            description=str(meta.get("description") or meta.get("name") or "")[:300],
-            source="mbtiles", origin=path.name, tiles=len(seen), bytes=size, created=_now())
+        tset = _described_set(name, fmt, meta, attribution, seen, size, path, "mbtiles")
         return _commit_set(staging, tset, root / name)
     finally:
         con.close()
@@ -508,20 +499,27 @@ def import_folder(path: str | Path, name: str | None = None, store: str | Path |
             size += len(data)
         if not seen:
             raise TileError(f"{path}: no tiles found (expected z/x/y.png or .jpg)")
-        zooms = [z for z, _, _ in seen]
-        where = str(path)
-        tset = TileSet(
-            name=name, format=fmt,
-            minzoom=_meta_int(meta.get("minzoom"), min(zooms), where, "minzoom"),
-            maxzoom=_meta_int(meta.get("maxzoom"), max(zooms), where, "maxzoom"),
-            bounds=_parse_meta_bounds(_bounds_text(meta.get("bounds")), where) or _bounds_of(seen),
-            attribution=clean_attribution(meta.get("attribution") if attribution is None else attribution),
-            description=str(meta.get("description") or meta.get("name") or "")[:300],
-            source="folder", origin=path.name, tiles=len(seen), bytes=size, created=_now())
+        tset = _described_set(name, fmt, meta, attribution, seen, size, path, "folder")
         return _commit_set(staging, tset, root / name)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _described_set(name: str, fmt: str, meta: dict, attribution: str | None,
+                   seen: list[tuple[int, int, int]], size: int, path: Path, source: str) -> TileSet:
+    """The description of an imported set: zoom range, bounds and attribution from the
+    metadata where given (checked), else from the tiles themselves."""
+    zooms = [z for z, _, _ in seen]
+    where = str(path)
+    return TileSet(
+        name=name, format=fmt,
+        minzoom=_meta_int(meta.get("minzoom"), min(zooms), where, "minzoom"),
+        maxzoom=_meta_int(meta.get("maxzoom"), max(zooms), where, "maxzoom"),
+        bounds=_parse_meta_bounds(_bounds_text(meta.get("bounds")), where) or _bounds_of(seen),
+        attribution=clean_attribution(meta.get("attribution") if attribution is None else attribution),
+        description=str(meta.get("description") or meta.get("name") or "")[:300],
+        source=source, origin=path.name, tiles=len(seen), bytes=size, created=_now())
 
 
 def _bounds_text(value) -> str | None:
