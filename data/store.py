@@ -371,13 +371,8 @@ class Store:
         if generation not in known or not self.generation_folder(generation).is_dir():
             raise StoreError("store_unknown_version", generation=generation,
                              known=", ".join(map(str, known)) or "—")
-        names = list(DATASETS) if dataset is None else [contracts.spec(dataset).name]
-        old = self.frames(generation)
-        sources = self._meta(generation).get("sources", {})
-        changes = {n: old[n] for n in names}
-        info = {n: {"source": f"Version {generation}"
-                    + (f" ({sources[n]['source']})" if sources.get(n, {}).get("source") else ""),
-                    "records": len(old[n]), "rejected": 0, "action": "restore"} for n in names}
+        changes, info = restore_changes(self.frames(generation), self._meta(generation), generation,
+                                        dataset)
         return self._write(changes, info, action="restore", source=f"Version {generation}",
                            restored_from=generation, notes=[])
 
@@ -539,3 +534,17 @@ def activation_problem(store: Any) -> StoreError | None:
     if not counts["complaints"] and not counts["patrols"]:
         return StoreError("store_no_quarters")
     return None
+
+
+def restore_changes(old: dict[str, pd.DataFrame], meta: dict[str, Any], generation: int,
+                    dataset: str | None) -> tuple[dict[str, pd.DataFrame], dict[str, dict[str, Any]]]:
+    """What a restore of ``dataset`` (or every data set) from ``generation`` writes (the frames
+    ``old`` of that generation, its ``meta``): the changes and their version info. Shared by
+    the file and the database store."""
+    names = list(DATASETS) if dataset is None else [contracts.spec(dataset).name]
+    sources = meta.get("sources", {})
+    changes = {n: old[n] for n in names}
+    info = {n: {"source": f"Version {generation}"
+                + (f" ({sources[n]['source']})" if sources.get(n, {}).get("source") else ""),
+                "records": len(old[n]), "rejected": 0, "action": "restore"} for n in names}
+    return changes, info

@@ -351,14 +351,7 @@ def page() -> Context:
     (its first run of a URL such as ``/lagebild``, because a ``pages/`` folder exists).
     When the data cannot be loaded it shows an error page and stops the run.
     """
-    _leave_pages_folder_mode()
-    st.set_page_config(page_title="Lagebild", page_icon=ICON, layout="wide",
-                       initial_sidebar_state="expanded")
-    lang = current_lang()
-    st.session_state[K_LANG] = lang
-    st.sidebar.radio(t("chrome.language", lang), list(LANGS), key=K_LANG, horizontal=True,
-                     format_func=str.upper)
-    a11y.setup(lang)
+    lang = _open_page()
     statement_link(lang)
     principal = auth.require_login(lang)
     source, signature, bundle, error = cache.current_bundle(lang)
@@ -411,9 +404,9 @@ def statement_link(lang: str, container=None) -> None:
                                         icon=":material/accessibility:")
 
 
-def plain_page() -> str:
-    """The chrome of a page that needs no data (the accessibility statement): page config,
-    language and the accessibility setup. Returns the language."""
+def _open_page() -> str:
+    """What every page starts with: page config, the language switch and the accessibility
+    setup (document language). Returns the language."""
     _leave_pages_folder_mode()
     st.set_page_config(page_title="Lagebild", page_icon=ICON, layout="wide",
                        initial_sidebar_state="expanded")
@@ -422,6 +415,13 @@ def plain_page() -> str:
     st.sidebar.radio(t("chrome.language", lang), list(LANGS), key=K_LANG, horizontal=True,
                      format_func=str.upper)
     a11y.setup(lang)
+    return lang
+
+
+def plain_page() -> str:
+    """The chrome of a page that needs no data (the accessibility statement): page config,
+    language and the accessibility setup. Returns the language."""
+    lang = _open_page()
     if lang != DEFAULT_LANG:
         st.query_params["lang"] = lang
     elif "lang" in st.query_params:

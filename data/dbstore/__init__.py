@@ -41,7 +41,16 @@ from data import contracts
 from data.contracts import DATASETS, SPECS
 from data.importers.geocoding import GeocodeCache
 from data.importers.mapping import shape_key
-from data.store import DEFAULT_ROOT, STORE_NAME, StoreError, Version, _now, _reconcile, activation_problem
+from data.store import (
+    DEFAULT_ROOT,
+    STORE_NAME,
+    StoreError,
+    Version,
+    _now,
+    _reconcile,
+    activation_problem,
+    restore_changes,
+)
 
 if TYPE_CHECKING:
     from data.folder import DataBundle
@@ -469,13 +478,7 @@ class DbStore:
         if generation not in known:
             raise StoreError("store_unknown_version", generation=generation,
                              known=", ".join(map(str, known)) or "—")
-        names = list(DATASETS) if dataset is None else [contracts.spec(dataset).name]
-        old = self.frames(generation)
-        sources = self.meta(generation).get("sources", {})
-        changes = {n: old[n] for n in names}
-        info = {n: {"source": f"Version {generation}"
-                    + (f" ({sources[n]['source']})" if sources.get(n, {}).get("source") else ""),
-                    "records": len(old[n]), "rejected": 0, "action": "restore"} for n in names}
+        changes, info = restore_changes(self.frames(generation), self.meta(generation), generation, dataset)
         return self._write(changes, info, action="restore", source=f"Version {generation}",
                            restored_from=generation, notes=[])
 
