@@ -19,6 +19,7 @@ or Parquet (typed columns; preferred for the large tables). When both exist, Par
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ import shapely.geometry
 from data import contracts
 from data.contracts import DATASETS, SPECS
 from data.periods import quarter_label, quarter_ordinals
+from data.privacy import cell_key_secret, record_keys
 
 REQUIRED_FILES = ("districts", "categories")
 META_FILE = "dataset.json"
@@ -73,6 +75,9 @@ class DataBundle:
     district_scope: frozenset[str] | None = None
     # The prepared form this bundle was opened from (geo.prepared.Prepared), else None.
     prepared: Any = field(default=None, repr=False)
+    # How counts are published to whoever sees this bundle (data.privacy.Publisher): set by
+    # data.roles.restrict for viewers (cell key method); None: exact numbers.
+    publisher: Any = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __getitem__(self, name: str) -> pd.DataFrame:
@@ -132,17 +137,20 @@ class DataBundle:
     def complaint_table(self) -> pd.DataFrame:
         """Complaints summarised once by every filter and KPI dimension (computed once).
 
-        Columns quarter, district_id, field, category, weekday, hour, status and ``n`` (how
-        many complaints the row stands for): a filter change sums a few thousand rows
-        instead of scanning every complaint.
+        Columns quarter, district_id, field, category, weekday, hour, status, ``n`` (how
+        many complaints the row stands for) and ``key_sum`` (the sum of their record keys, see
+        :func:`data.privacy.record_keys`; secret: ``LAGEBILD_CELL_KEY_SECRET``): a filter change
+        sums a few thousand rows instead of scanning every complaint, and any slice gets the
+        key sum the cell key method needs by summing too.
         """
         if "complaint_table" not in self._cache:
             keys = ["quarter", "district_id", "field", "category", "weekday", "hour", "status",
                     "closed_quarter"]
             c = self.frames["complaints"]
-            self._cache["complaint_table"] = (
-                c.groupby(keys, observed=True, dropna=False, sort=False).size().rename("n")
-                .reset_index())
+            c = c[keys].assign(key_sum=record_keys(c["complaint_id"], cell_key_secret(os.environ)))
+            grouped = c.groupby(keys, observed=True, dropna=False, sort=False)["key_sum"]
+            table = grouped.agg(["size", "sum"]).rename(columns={"size": "n", "sum": "key_sum"})
+            self._cache["complaint_table"] = table.reset_index()
         return self._cache["complaint_table"]
 
     def _find_quarters(self) -> list[int]:

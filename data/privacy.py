@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -270,3 +270,65 @@ def published_counts(counts: np.ndarray | Sequence[float], key_sums: np.ndarray 
     out = ptable.perturb(n, cell_keys(key_sums), k).astype(np.float64)
     out[below_k(n, k)] = np.nan
     return out
+
+
+# --- the publisher: one choke point for everything a viewer sees ---------------------------------
+
+def secret_tag(secret: str) -> str:
+    """A short, one-way tag of the cell key secret (stored with prepared key sums: a changed
+    secret makes them stale; the tag does not reveal the secret)."""
+    return hashlib.blake2b(secret.encode("utf-8"), digest_size=8, person=b"lagebild-ck").hexdigest()
+
+
+@dataclass(frozen=True)
+class Publisher:
+    """How complaint and incident counts are published to one principal.
+
+    A data bundle restricted for a *viewer* (:func:`data.roles.restrict`) carries one; the
+    spatial model built from it (:func:`geo.model.build`) copies it, and every count the pages,
+    charts, maps and exports take from the bundle or the model goes through it:
+    ``count`` records with ``key_sum`` (sum of their record keys) are published as
+    ``ptable(count, key_sum mod 1)`` from ``k`` on and suppressed below ``k``. Coordinators,
+    admins and the local single-user mode have no publisher (``None``): exact numbers.
+    """
+
+    k: int
+    secret: str = field(repr=False)
+    ptable: PTable = PTABLE
+
+    def __post_init__(self) -> None:
+        check_k(self.k)
+
+    def counts(self, counts: np.ndarray | Sequence[float], key_sums: np.ndarray | Sequence[float]
+               ) -> np.ndarray:
+        """Published counts (float): NaN below k (suppressed), else ptable-perturbed (≥ k)."""
+        return published_counts(counts, key_sums, self.k, self.ptable)
+
+    def filled(self, counts: np.ndarray | Sequence[float], key_sums: np.ndarray | Sequence[float]
+               ) -> np.ndarray:
+        """Published counts as int64 with suppressed ones as 0 (per-cell arrays, chart series and
+        the inputs of Gi*, emerging classes and gap rankings: these only ever see published counts)."""
+        shown = self.counts(counts, key_sums)
+        return np.nan_to_num(shown, nan=0.0).astype(np.int64)
+
+    def one(self, count: float, key_sum: float) -> float:
+        """One published count (NaN: suppressed)."""
+        return float(self.counts(np.array([count], dtype=np.float64), np.array([key_sum]))[0])
+
+    def series(self, counts: pd.Series, key_sums: pd.Series) -> pd.Series:
+        """Published counts of a labelled series (same index; NaN: suppressed)."""
+        key_sums = key_sums.reindex(counts.index, fill_value=0.0)
+        return pd.Series(self.counts(counts.to_numpy(dtype=np.float64), key_sums.to_numpy(dtype=np.float64)),
+                         index=counts.index, name=counts.name)
+
+    def record_keys(self, ids: Sequence[object] | pd.Series | np.ndarray) -> np.ndarray:
+        """Record keys of small tables counted live (staff incidents)."""
+        return record_keys(ids, self.secret)
+
+
+def publisher_for(role: str, env: Mapping[str, str]) -> Publisher | None:
+    """The publisher of a principal: viewers get the cell key method with ``LAGEBILD_K`` and
+    ``LAGEBILD_CELL_KEY_SECRET``; coordinators, admins and the local mode get exact numbers."""
+    if role != "viewer":
+        return None
+    return Publisher(k=k_from_env(env), secret=cell_key_secret(env))

@@ -18,6 +18,7 @@ dropped and raw text is blanked, so no filter, URL or export can reach them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ import pandas as pd
 import shapely
 
 from data.folder import DataBundle
+from data.privacy import publisher_for
 
 ROLES = ("viewer", "coordinator", "admin")
 #: Columns of complaints that carry free text about people or places; blanked for viewers.
@@ -243,20 +245,26 @@ def _rows_in(frame: pd.DataFrame, districts: set[str]) -> pd.DataFrame:
     return out
 
 
-def restrict(bundle: DataBundle, principal: Principal) -> DataBundle:
+def restrict(bundle: DataBundle, principal: Principal, env: Mapping[str, str] | None = None
+             ) -> DataBundle:
     """The part of ``bundle`` that ``principal`` may see (a new bundle; the input is untouched).
 
     - districts (when the principal has a list): the districts table, complaints, staff
       incidents and offices keep only rows of those districts; focus areas only those that
       touch them. Patrol pings stay, but every aggregation works on the cells of the
       remaining districts only, so presence elsewhere never shows.
-    - viewers: complaint descriptions and addresses are blanked.
+    - viewers: complaint descriptions and addresses are blanked, and the bundle carries the
+      publisher of the cell key method (:func:`data.privacy.publisher_for`; ``env``, default
+      ``os.environ``: ``LAGEBILD_K``, ``LAGEBILD_CELL_KEY_SECRET``): every complaint and
+      incident count a page, chart, map or export takes from it (or from the spatial model
+      built from it) is published, never exact.
 
     Patrols are not dropped, so the quarters to choose from stay those of the full data.
     Raises ``ValueError`` when none of the principal's districts exists in the data.
     """
     if principal.role == "admin":
         return bundle
+    publisher = publisher_for(principal.role, os.environ if env is None else env)
     frames = dict(bundle.frames)
     wanted: set[str] | None = None
     if principal.districts is not None:
@@ -299,7 +307,7 @@ def restrict(bundle: DataBundle, principal: Principal) -> DataBundle:
         scope = frozenset(wanted) if scope is None else scope & frozenset(wanted)
     return DataBundle(frames=frames, meta=dict(bundle.meta), path=bundle.path,
                       _cache=_restricted_cache(bundle, wanted), lazy=lazy, reader=reader,
-                      district_scope=scope, prepared=bundle.prepared)
+                      district_scope=scope, prepared=bundle.prepared, publisher=publisher)
 
 
 def _blank_text(c: pd.DataFrame) -> pd.DataFrame:

@@ -29,6 +29,7 @@ are ignored by every per-cell and per-district function.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -36,6 +37,7 @@ import pandas as pd
 
 from data.contracts import PATROL_KINDS, TZ
 from data.periods import parse_quarter
+from data.privacy import cell_key_secret, record_keys
 from geo.cells import CellIndex, cell_codes
 
 MAX_GAP_S = 300.0
@@ -43,7 +45,10 @@ _DENSE_LIMIT = 1 << 24  # largest dense bincount (bins) before falling back to n
 _UNIT_PER_S = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 
 PRESENCE_CUBE_COLUMNS = ["cell", "quarter", "kind", "weekday", "hour", "seconds"]
-COMPLAINT_CUBE_COLUMNS = ["cell", "quarter", "category", "weekday", "hour", "count"]
+COMPLAINT_CUBE_COLUMNS = ["cell", "quarter", "category", "weekday", "hour", "count", "key_sum"]
+#: The summable values of the complaint cube: the number of complaints and the sum of their record
+#: keys (data.privacy.record_keys; the cell key method publishes any slice from both).
+COMPLAINT_VALUES = ("count", "key_sum")
 
 
 # --- time helpers ----------------------------------------------------------------------------
@@ -200,6 +205,29 @@ def group_sum(parts: list[tuple[np.ndarray, int]], weights: np.ndarray | None
         nz = sums != 0
         keys, sums = keys[nz], sums[nz]
     return list(np.unravel_index(keys, shape)), sums
+
+
+def group_sums(parts: list[tuple[np.ndarray, int]], weights: list[np.ndarray]
+               ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Like :func:`group_sum` for several weights at once; the combinations kept are those
+    whose *first* weight sums to non-zero (e.g. counts, then key sums of the same rows)."""
+    shape = tuple(size for _, size in parts)
+    n = len(parts[0][0]) if parts else 0
+    if n == 0:
+        return [np.empty(0, dtype=np.int64) for _ in parts], [np.empty(0) for _ in weights]
+    key = np.zeros(n, dtype=np.int64)
+    for values, size in parts:
+        key *= size
+        key += values
+    total = int(np.prod(shape, dtype=np.int64))
+    if total <= _DENSE_LIMIT:
+        sums = [np.bincount(key, weights=w, minlength=total) for w in weights]
+        keys = np.flatnonzero(sums[0])
+        return list(np.unravel_index(keys, shape)), [s[keys] for s in sums]
+    keys, inverse = np.unique(key, return_inverse=True)
+    sums = [np.bincount(inverse, weights=w, minlength=len(keys)) for w in weights]
+    nz = sums[0] != 0
+    return list(np.unravel_index(keys[nz], shape)), [s[nz] for s in sums]
 
 
 def _compact_cells(codes: np.ndarray, n_cells: int) -> tuple[np.ndarray, np.ndarray]:
@@ -437,12 +465,15 @@ def district_presence(cube: pd.DataFrame, index: CellIndex, districts: pd.DataFr
 
 # --- complaints ------------------------------------------------------------------------------
 
-def build_complaint_cube(complaints: pd.DataFrame, index: CellIndex) -> pd.DataFrame:
+def build_complaint_cube(complaints: pd.DataFrame, index: CellIndex, secret: str | None = None
+                         ) -> pd.DataFrame:
     """Complaint counts by (cell, quarter, category, weekday, hour); built once per data set.
 
     Columns: ``cell`` (int32 code, -1 outside the study area), ``quarter`` (int32),
     ``category`` (categorical, categories sorted), ``weekday`` (int8), ``hour`` (int8),
-    ``count`` (int64). Complaints without time or category are left out.
+    ``count`` (int64), ``key_sum`` (float64: the sum of the complaints' record keys, keyed with
+    ``secret``, default ``LAGEBILD_CELL_KEY_SECRET``; 0 without a ``complaint_id`` column).
+    Complaints without time or category are left out.
     """
     for col in ("received_at", "category", "lat", "lon"):
         if col not in complaints.columns:
@@ -457,34 +488,46 @@ def build_complaint_cube(complaints: pd.DataFrame, index: CellIndex) -> pd.DataF
     cat_codes = np.asarray(cat.codes, dtype=np.int64)
     keep = (quarter >= 0) & (cat_codes >= 0)
     cells = cell_codes(index, complaints["lat"].to_numpy()[keep], complaints["lon"].to_numpy()[keep])
+    keys = complaint_record_keys(complaints, secret)[keep]
     return complaint_cube_from_rows(cells, quarter[keep], cat_codes[keep], list(cat.categories),
-                                    weekday[keep], hour[keep], None, len(index.cells))
+                                    weekday[keep], hour[keep], None, len(index.cells), keys)
+
+
+def complaint_record_keys(complaints: pd.DataFrame, secret: str | None = None) -> np.ndarray:
+    """The record key of every complaint (data.privacy.record_keys of ``complaint_id``)."""
+    if "complaint_id" not in complaints.columns:
+        return np.zeros(len(complaints))
+    return record_keys(complaints["complaint_id"],
+                       cell_key_secret(os.environ) if secret is None else secret)
 
 
 def complaint_cube_from_rows(cells: np.ndarray, quarter: np.ndarray, cat_codes: np.ndarray,
                              categories: list[str], weekday: np.ndarray, hour: np.ndarray,
-                             counts: np.ndarray | None, n_cells: int) -> pd.DataFrame:
+                             counts: np.ndarray | None, n_cells: int,
+                             key_sums: np.ndarray | None = None) -> pd.DataFrame:
     """The complaint cube of rows (single complaints, or partial sums with ``counts``).
 
     Rows with the same (cell, quarter, category, weekday, hour) are summed; the result
     is the same whether the rows are single complaints or already summed in parts (how
-    geo.prepared derives a district's cube from the stored one).
+    geo.prepared derives a district's cube from the stored one). ``key_sums``: the record
+    keys of the rows (or their partial sums), summed the same way (record keys are multiples
+    of 2**-26: the sums are exact in any order).
     """
     if cells.size == 0:
         return pd.DataFrame({
             "cell": np.empty(0, np.int32), "quarter": np.empty(0, np.int32),
             "category": pd.Categorical([], categories=categories),
             "weekday": np.empty(0, np.int8), "hour": np.empty(0, np.int8),
-            "count": np.empty(0, np.int64)})
+            "count": np.empty(0, np.int64), "key_sum": np.empty(0, np.float64)})
     compact, used = _compact_cells(cells.astype(np.int64), n_cells)
     q = quarter.astype(np.int64)
     q0 = int(q.min())
-    (c, qq, k, w, h), sums = group_sum(
-        [(compact, len(used)), (q - q0, int(q.max()) - q0 + 1),
-         (cat_codes.astype(np.int64), len(categories)),
-         (weekday.astype(np.int64), 7), (hour.astype(np.int64), 24)],
-        None if counts is None else counts.astype(np.float64),
-    )
+    parts = [(compact, len(used)), (q - q0, int(q.max()) - q0 + 1),
+             (cat_codes.astype(np.int64), len(categories)),
+             (weekday.astype(np.int64), 7), (hour.astype(np.int64), 24)]
+    weights = np.ones(len(compact)) if counts is None else counts.astype(np.float64)
+    keys = np.zeros(len(compact)) if key_sums is None else np.asarray(key_sums, dtype=np.float64)
+    (c, qq, k, w, h), (sums, key_sum) = group_sums(parts, [weights, keys])
     return pd.DataFrame({
         "cell": used[c].astype(np.int32),
         "quarter": (qq + q0).astype(np.int32),
@@ -492,6 +535,7 @@ def complaint_cube_from_rows(cells: np.ndarray, quarter: np.ndarray, cat_codes: 
         "weekday": w.astype(np.int8),
         "hour": h.astype(np.int8),
         "count": np.rint(sums).astype(np.int64),
+        "key_sum": key_sum,
     })
 
 
@@ -510,20 +554,34 @@ def _complaint_mask(cube: pd.DataFrame, index: CellIndex | None, *, quarters, ca
     return mask
 
 
+def _values(cube: pd.DataFrame, value: str) -> np.ndarray:
+    if value not in COMPLAINT_VALUES:
+        raise ValueError(f"value must be one of {COMPLAINT_VALUES}, got {value!r}")
+    if value not in cube.columns:
+        raise ValueError(f"the complaint cube has no column {value!r} (prepared before key sums?), "
+                         f"got {list(cube.columns)!r}")
+    return cube[value].to_numpy()
+
+
+def _typed(values: np.ndarray, value: str) -> np.ndarray:
+    return values.astype(np.int64) if value == "count" else values
+
+
 def complaint_counts(cube: pd.DataFrame, index: CellIndex, *, quarters=None, categories=None,
-                     weekdays=None, hours=None, districts=None) -> np.ndarray:
-    """Complaints per cell (int64, length ``len(index.cells)``) for a filter."""
+                     weekdays=None, hours=None, districts=None, value: str = "count") -> np.ndarray:
+    """Complaints per cell (int64, length ``len(index.cells)``) for a filter
+    (``value="key_sum"``: the sums of their record keys, float64)."""
     mask = _complaint_mask(cube, index, quarters=quarters, categories=categories, weekdays=weekdays,
                            hours=hours, districts=districts)
     cells = cube["cell"].to_numpy()
     mask &= cells >= 0
-    return np.bincount(cells[mask], weights=cube["count"].to_numpy()[mask],
-                       minlength=len(index.cells)).astype(np.int64)
+    return _typed(np.bincount(cells[mask], weights=_values(cube, value)[mask],
+                              minlength=len(index.cells)), value)
 
 
 def complaint_counts_by_quarter(cube: pd.DataFrame, index: CellIndex, quarters: Sequence[int | str], *,
                                 categories=None, weekdays=None, hours=None,
-                                districts=None) -> np.ndarray:
+                                districts=None, value: str = "count") -> np.ndarray:
     """Complaints as a (len(quarters) x n_cells) int64 array, rows in the given quarter order."""
     qs = _quarter_list(quarters)
     if qs is None or len(qs) == 0:
@@ -534,14 +592,15 @@ def complaint_counts_by_quarter(cube: pd.DataFrame, index: CellIndex, quarters: 
     mask &= cells >= 0
     row = pd.Index(qs).get_indexer(cube["quarter"].to_numpy()[mask]).astype(np.int64)
     n = len(index.cells)
-    flat = np.bincount(row * n + cells[mask], weights=cube["count"].to_numpy()[mask],
+    flat = np.bincount(row * n + cells[mask], weights=_values(cube, value)[mask],
                        minlength=len(qs) * n)
-    return flat.reshape(len(qs), n).astype(np.int64)
+    return _typed(flat.reshape(len(qs), n), value)
 
 
 def complaint_category_counts(cube: pd.DataFrame, index: CellIndex, *, quarters=None, categories=None,
                               weekdays=None, hours=None, districts=None) -> pd.DataFrame:
-    """Long form (``cell``, ``category``, ``count``) of complaints per cell and category, count > 0."""
+    """Long form (``cell``, ``category``, ``count``) of complaints per cell and category, count > 0
+    (and ``key_sum``, the sum of their record keys, when the cube has it)."""
     mask = _complaint_mask(cube, index, quarters=quarters, categories=categories, weekdays=weekdays,
                            hours=hours, districts=districts)
     cells = cube["cell"].to_numpy()
@@ -552,19 +611,22 @@ def complaint_category_counts(cube: pd.DataFrame, index: CellIndex, *, quarters=
     key = cells[mask].astype(np.int64) * n_cat + codes
     keys, inverse = np.unique(key, return_inverse=True)
     sums = np.bincount(inverse, weights=cube["count"].to_numpy()[mask], minlength=len(keys))
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "cell": (keys // n_cat).astype(np.int32),
         "category": pd.Categorical.from_codes((keys % n_cat).astype(np.int32), categories=cats),
         "count": np.rint(sums).astype(np.int64),
     })
+    if "key_sum" in cube.columns:
+        out["key_sum"] = np.bincount(inverse, weights=cube["key_sum"].to_numpy()[mask], minlength=len(keys))
+    return out
 
 
 def complaint_weekday_hour(cube: pd.DataFrame, index: CellIndex | None = None, *, quarters=None,
                            categories=None, weekdays=None, hours=None,
-                           districts=None) -> np.ndarray:
+                           districts=None, value: str = "count") -> np.ndarray:
     """Complaints as a 7 x 24 int64 array (weekday 0 = Monday by local hour); all rows count."""
     mask = _complaint_mask(cube, index, quarters=quarters, categories=categories, weekdays=weekdays,
                            hours=hours, districts=districts)
     key = cube["weekday"].to_numpy()[mask].astype(np.int64) * 24 + cube["hour"].to_numpy()[mask]
-    flat = np.bincount(key, weights=cube["count"].to_numpy()[mask], minlength=7 * 24)
-    return flat.reshape(7, 24).astype(np.int64)
+    flat = np.bincount(key, weights=_values(cube, value)[mask], minlength=7 * 24)
+    return _typed(flat.reshape(7, 24), value)

@@ -12,7 +12,10 @@ prepare DIR``) or, when missing or stale, by the app at start (with a progress m
     prepared/neighbours_r{r}.parquet  ring-1 neighbour pairs of the study cells
     prepared/complaint_cube_r{r}.parquet  complaints by (cell, quarter, category, weekday,
                                       hour, district of the complaint): the H3 cell and the
-                                      district membership of every complaint, summed
+                                      district membership of every complaint, summed; with
+                                      ``key_sum``, the sum of their record keys (cell key
+                                      method, data.privacy; the manifest's ``cell_key`` tags
+                                      the secret: another secret means rebuild)
     prepared/presence_cube_r{r}.parquet   presence seconds by (cell, quarter, kind, weekday,
                                       hour): the H3 cell and dwell time of every ping, summed
 
@@ -63,6 +66,7 @@ from data import contracts
 from data.contracts import DATASETS, PATROL_KINDS, TZ
 from data.folder import META_FILE, DataBundle, DataFolderError, load_folder
 from data.periods import quarter_ordinals
+from data.privacy import cell_key_secret, secret_tag
 from geo import dosage
 from geo.cells import (
     RESOLUTIONS,
@@ -74,7 +78,7 @@ from geo.cells import (
     subset_index,
 )
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: key sums (cell key method) in the complaint cubes and summary
 PREPARED_DIR = "prepared"
 MANIFEST = "manifest.json"
 STAMPS = ".stamps.json"  # size and mtime of the source files when last hashed (local, not shipped)
@@ -204,7 +208,7 @@ class _Level:
         complaints = dosage.complaint_cube_from_rows(
             cells[keep], c["quarter"].to_numpy()[keep], c["category"].cat.codes.to_numpy()[keep],
             categories, c["weekday"].to_numpy()[keep], c["hour"].to_numpy()[keep],
-            c["count"].to_numpy()[keep], len(index.cells))
+            c["count"].to_numpy()[keep], len(index.cells), c["key_sum"].to_numpy()[keep])
         return index, complaints, presence
 
 
@@ -233,7 +237,9 @@ def build_prepared(bundle: DataBundle, pings: pd.DataFrame | Iterable[pd.DataFra
         say(f"cells at resolution {r}")
         indexes[r] = build_cell_index(districts, r)
     say(f"complaint cubes ({len(complaints):,} complaints)")
-    levels_c = {r: _complaint_cube_by_district(complaints, indexes[r], district_ids)
+    secret = cell_key_secret(os.environ)
+    keys = dosage.complaint_record_keys(complaints, secret)
+    levels_c = {r: _complaint_cube_by_district(complaints, indexes[r], district_ids, keys)
                 for r in indexes}
     chunks: Iterable[pd.DataFrame]
     if pings is None:
@@ -275,6 +281,7 @@ def build_prepared(bundle: DataBundle, pings: pd.DataFrame | Iterable[pd.DataFra
         else []
     manifest = {
         "format": FORMAT_VERSION,
+        "cell_key": secret_tag(secret),
         "fingerprint": None, "files": {},
         "counts": {k: int(v) for k, v in counts.items()},
         "as_of": received.max().isoformat() if len(received) else None,
@@ -290,8 +297,9 @@ def build_prepared(bundle: DataBundle, pings: pd.DataFrame | Iterable[pd.DataFra
 
 
 def _complaint_cube_by_district(complaints: pd.DataFrame, index: CellIndex,
-                                district_ids: list[str]) -> pd.DataFrame:
-    """Complaints by (cell, quarter, category, weekday, hour, district of the complaint)."""
+                                district_ids: list[str], keys: np.ndarray) -> pd.DataFrame:
+    """Complaints by (cell, quarter, category, weekday, hour, district of the complaint), with
+    the sum of their record keys ``keys``."""
     quarter, weekday, hour = dosage.time_parts(complaints["received_at"])
     cat = complaints["category"]
     if not isinstance(cat.dtype, pd.CategoricalDtype):
@@ -309,17 +317,20 @@ def _complaint_cube_by_district(complaints: pd.DataFrame, index: CellIndex,
             "cell": np.empty(0, np.int32), "quarter": np.empty(0, np.int32),
             "category": pd.Categorical([], categories=categories),
             "weekday": np.empty(0, np.int8), "hour": np.empty(0, np.int8),
-            "district": np.empty(0, np.int16), "count": np.empty(0, np.int64)})
+            "district": np.empty(0, np.int16), "count": np.empty(0, np.int64),
+            "key_sum": np.empty(0, np.float64)})
     q0 = int(q.min())
-    (c, qq, k, w, h, d), sums = dosage.group_sum(
+    (c, qq, k, w, h, d), (sums, key_sum) = dosage.group_sums(
         [(cells + 1, len(index.cells) + 1), (q - q0, int(q.max()) - q0 + 1),
          (cat_codes[keep], max(len(categories), 1)), (weekday[keep].astype(np.int64), 7),
-         (hour[keep].astype(np.int64), 24), (dist_codes[keep] + 1, len(district_ids) + 1)], None)
+         (hour[keep].astype(np.int64), 24), (dist_codes[keep] + 1, len(district_ids) + 1)],
+        [np.ones(int(keep.sum())), keys[keep]])
     return pd.DataFrame({
         "cell": (c - 1).astype(np.int32), "quarter": (qq + q0).astype(np.int32),
         "category": pd.Categorical.from_codes(k.astype(np.int32), categories=categories),
         "weekday": w.astype(np.int8), "hour": h.astype(np.int8),
-        "district": (d - 1).astype(np.int16), "count": np.rint(sums).astype(np.int64)})
+        "district": (d - 1).astype(np.int16), "count": np.rint(sums).astype(np.int64),
+        "key_sum": key_sum})
 
 
 def _whole_patrols(chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
@@ -482,6 +493,8 @@ def is_current(folder: str | Path) -> bool:
     manifest = read_manifest(folder)
     if manifest is None or manifest.get("format") != FORMAT_VERSION:
         return False
+    if manifest.get("cell_key") != secret_tag(cell_key_secret(os.environ)):
+        return False  # key sums made with another secret
     known = _read_stamps(folder)
     stamps = file_stamps(folder, known)
     if fingerprint(stamps) != manifest.get("fingerprint"):

@@ -298,6 +298,7 @@ def complaints(index, cells) -> pd.DataFrame:
         (-1, "2025-01-06 10:00", "laerm"),  # outside
     ]
     return pd.DataFrame({
+        "complaint_id": [f"C-{i}" for i in range(len(rows))],
         "received_at": pd.Series([pd.Timestamp(t, tz=TZ) for _, t, _ in rows]),
         "category": [c for _, _, c in rows],
         "lat": [index.lat[c] if c >= 0 else 0.0 for c, _, _ in rows],
@@ -329,8 +330,12 @@ def test_complaint_counts(complaints, index, cells, filters, count_a, count_b) -
 
 def test_complaint_cube_columns_and_totals(complaints, index) -> None:
     cube = build_complaint_cube(complaints, index)
-    assert list(cube.columns) == ["cell", "quarter", "category", "weekday", "hour", "count"]
+    assert list(cube.columns) == ["cell", "quarter", "category", "weekday", "hour", "count", "key_sum"]
     assert cube["count"].sum() == len(complaints)
+    # the key sums add up to the record keys of the complaints (exact: multiples of 2**-26)
+    from geo.dosage import complaint_record_keys
+    assert cube["key_sum"].sum() == complaint_record_keys(complaints).sum() > 0
+    assert complaint_weekday_hour(cube, value="key_sum").sum() == cube["key_sum"].sum()
     assert (cube["cell"] == -1).sum() == 1
     assert complaint_weekday_hour(cube).sum() == len(complaints)
     grid = complaint_weekday_hour(cube, index, districts=["west"])
