@@ -210,14 +210,23 @@ def incident_mask(frame: pd.DataFrame, f: Filters, quarters: Iterable[int] | Non
     return mask
 
 
-def count(frame: pd.DataFrame, mask: np.ndarray, by: str | list[str] | None = None
-          ) -> float | pd.Series:
+def count(frame: pd.DataFrame, mask: np.ndarray, by: str | list[str] | None = None,
+          publisher=None) -> float | pd.Series:
     """How many records the mask selects, in total or per ``by``.
 
     Works on raw records (one row each) and on summaries whose column ``n`` holds how many
     records a row stands for (see :attr:`data.folder.DataBundle.complaint_table`).
+    ``publisher`` (a :class:`data.privacy.Publisher`, the bundle's): the counts as published
+    to its principal (cell key method on the summary's ``key_sum``; NaN: suppressed below k).
     """
     weights = frame["n"].to_numpy() if "n" in frame.columns else None
+    if publisher is not None:
+        if weights is None or "key_sum" not in frame.columns:
+            raise ValueError(f"count: publishing needs the columns 'n' and 'key_sum', got {list(frame.columns)!r}")
+        if by is None:
+            return publisher.one(float(weights[mask].sum()), float(frame["key_sum"].to_numpy()[mask].sum()))
+        sums = frame.loc[mask].groupby(by, observed=True)[["n", "key_sum"]].sum()
+        return publisher.series(sums["n"].rename("n"), sums["key_sum"])
     if by is None:
         return float(mask.sum()) if weights is None else float(weights[mask].sum())
     sel = frame.loc[mask]

@@ -69,7 +69,9 @@ class Kpi:
         """Relative change, only when the previous basis count is large enough."""
         if self.previous is None or self.basis_previous is None:
             return None
-        if self.basis_previous < MIN_COUNT_FOR_PERCENT or self.previous == 0:
+        if not self.basis_previous >= MIN_COUNT_FOR_PERCENT or self.previous == 0:
+            return None  # (also NaN: a suppressed count)
+        if np.isnan(self.current) or np.isnan(self.previous):
             return None
         return (self.current - self.previous) / self.previous
 
@@ -97,27 +99,31 @@ def overview_kpis(
     hours_now: Mapping[str, float],
     hours_prev: Mapping[str, float] | None,
     has_previous: bool,
+    publisher=None,
 ) -> list[Kpi]:
     """The six KPI tiles of the Übersicht for the filtered period vs the previous one.
 
     ``hours_now``/``hours_prev`` are patrol hours by kind (kod, joint, police) under the
     same filters; ``has_previous`` says whether the data covers the previous period.
+    ``publisher`` (:class:`data.privacy.Publisher`): complaint and incident counts as published
+    to a viewer (NaN: suppressed); rates, changes and z signals are computed from them.
     """
     prev_f = f.previous()
     cur_mask = complaint_mask(complaints, f)
     prev_mask = complaint_mask(complaints, prev_f) if has_previous else None
-    n_cur = count(complaints, cur_mask)
-    n_prev = count(complaints, prev_mask) if prev_mask is not None else None
+    n_cur = count(complaints, cur_mask, publisher=publisher)
+    n_prev = count(complaints, prev_mask, publisher=publisher) if prev_mask is not None else None
     pop = population(districts, f)
 
     def per_1000(n: float | None) -> float | None:
         return None if n is None or not pop else n / pop * 1000
 
     closed_q = complaints["closed_quarter"].to_numpy()
-    open_cur = count(complaints, cur_mask & (closed_q > f.q_to))
-    open_prev = count(complaints, prev_mask & (closed_q > prev_f.q_to)) if prev_mask is not None else None
-    inc_cur = float(incident_mask(incidents, f).sum())
-    inc_prev = float(incident_mask(incidents, prev_f).sum()) if has_previous else None
+    open_cur = count(complaints, cur_mask & (closed_q > f.q_to), publisher=publisher)
+    open_prev = (count(complaints, prev_mask & (closed_q > prev_f.q_to), publisher=publisher)
+                 if prev_mask is not None else None)
+    inc_cur = incident_count(incidents, incident_mask(incidents, f), publisher)
+    inc_prev = incident_count(incidents, incident_mask(incidents, prev_f), publisher) if has_previous else None
     h_cur = float(sum(hours_now.values()))
     h_prev = float(sum(hours_prev.values())) if hours_prev is not None else None
     j_cur = float(hours_now.get("joint", 0.0))
@@ -135,6 +141,14 @@ def overview_kpis(
         _kpi("staff_incidents", inc_cur, inc_prev, inc_cur, inc_prev),
     ]
     return kpis
+
+
+def incident_count(incidents: pd.DataFrame, mask: np.ndarray, publisher=None) -> float:
+    """How many staff incidents ``mask`` selects (published when there is a publisher)."""
+    n = float(mask.sum())
+    if publisher is None:
+        return n
+    return publisher.one(n, float(publisher.record_keys(incidents["incident_id"].to_numpy()[mask]).sum()))
 
 
 def compare_counts(current: pd.Series, previous: pd.Series) -> pd.DataFrame:

@@ -301,8 +301,12 @@ class Publisher:
 
     def counts(self, counts: np.ndarray | Sequence[float], key_sums: np.ndarray | Sequence[float]
                ) -> np.ndarray:
-        """Published counts (float): NaN below k (suppressed), else ptable-perturbed (≥ k)."""
-        return published_counts(counts, key_sums, self.k, self.ptable)
+        """Published counts (float, any shape): NaN below k (suppressed), else ptable-perturbed (≥ k)."""
+        n = np.asarray(counts, dtype=np.float64)
+        sums = np.asarray(key_sums, dtype=np.float64)
+        if n.shape != sums.shape:
+            raise ValueError(f"counts and key sums must have the same shape, got {n.shape} and {sums.shape}")
+        return published_counts(n.ravel(), sums.ravel(), self.k, self.ptable).reshape(n.shape)
 
     def filled(self, counts: np.ndarray | Sequence[float], key_sums: np.ndarray | Sequence[float]
                ) -> np.ndarray:

@@ -2,6 +2,11 @@
 
 Everything the pages ask per filter change (cell counts, presence per cell and district) is
 answered from the cubes (see :mod:`geo.dosage`), so a rerun never touches the raw rows.
+
+A model built from a bundle with a publisher (a viewer's, :func:`data.roles.restrict`) answers
+every complaint count through it (:class:`data.privacy.Publisher`: cell key method, suppressed
+below k as 0): cell counts, counts per quarter, per category and per weekday-hour; Gi*, the
+emerging classes and the gap list are computed from those published counts only.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import pandas as pd
 from data.contracts import PATROL_KINDS
 from data.filters import Filters
 from data.folder import DataBundle
+from data.privacy import Publisher
 from geo import dosage
 from geo.cells import CellIndex, build_cell_index
 from geo.emerging import DEFAULT_METHOD, MIN_QUARTERS, emerging_hotspots
@@ -28,6 +34,8 @@ class SpatialModel:
     presence_cube: pd.DataFrame
     districts: pd.DataFrame  # district_id, name, population
     category_field: dict[str, str]
+    #: How complaint counts are published (the bundle's; None: exact).
+    publisher: Publisher | None = None
 
 
 def build(bundle: DataBundle, resolution: int = 9) -> SpatialModel:
@@ -47,6 +55,7 @@ def build(bundle: DataBundle, resolution: int = 9) -> SpatialModel:
         presence_cube=presence_cube,
         districts=bundle["districts"][["district_id", "name", "population"]].copy(),
         category_field=dict(zip(cats["category"], cats["field"], strict=True)),
+        publisher=bundle.publisher,
     )
 
 
@@ -73,17 +82,26 @@ def complaint_cell_counts(model: SpatialModel, f: Filters, quarters: list[int] |
     args = _common(f)
     if quarters is not None:
         args["quarters"] = quarters
-    return dosage.complaint_counts(model.complaint_cube, model.index,
-                                   categories=categories_of(model, f),
-                                   districts=list(f.districts) or None, **args)
+    args.update(categories=categories_of(model, f), districts=list(f.districts) or None)
+    counts = dosage.complaint_counts(model.complaint_cube, model.index, **args)
+    return _published(model, counts, lambda: dosage.complaint_counts(
+        model.complaint_cube, model.index, value="key_sum", **args))
+
+
+def _published(model: SpatialModel, counts: np.ndarray, key_sums) -> np.ndarray:
+    """``counts`` as the model's principal may see them (``key_sums``: a function giving the
+    key sums of the same aggregates; only called when there is a publisher)."""
+    if model.publisher is None:
+        return counts
+    return model.publisher.filled(counts, key_sums())
 
 
 def complaint_counts_by_quarter(model: SpatialModel, f: Filters, quarters: list[int]) -> np.ndarray:
-    return dosage.complaint_counts_by_quarter(model.complaint_cube, model.index, quarters,
-                                              categories=categories_of(model, f),
-                                              districts=list(f.districts) or None,
-                                              weekdays=list(f.weekdays) or None,
-                                              hours=None if f.hours == (0, 24) else f.hours)
+    args = {"categories": categories_of(model, f), "districts": list(f.districts) or None,
+            "weekdays": list(f.weekdays) or None, "hours": None if f.hours == (0, 24) else f.hours}
+    counts = dosage.complaint_counts_by_quarter(model.complaint_cube, model.index, quarters, **args)
+    return _published(model, counts, lambda: dosage.complaint_counts_by_quarter(
+        model.complaint_cube, model.index, quarters, value="key_sum", **args))
 
 
 def presence_minutes(model: SpatialModel, f: Filters) -> dict[str, np.ndarray]:
@@ -158,6 +176,9 @@ def gap(model: SpatialModel, f: Filters, spots: pd.DataFrame | None = None) -> p
                                             weekdays=list(g.weekdays) or None,
                                             hours=None if g.hours == (0, 24) else g.hours,
                                             quarters=g.quarters)
+    if model.publisher is not None:  # main categories ranked by published counts only
+        cats = cats.assign(count=model.publisher.filled(cats["count"], cats["key_sum"]))
+        cats = cats[cats["count"] > 0].reset_index(drop=True)
     table = presence_gap(spots, presence, model.index, cats)
     if f.districts:
         table = table[table["district_id"].isin(f.districts)].reset_index(drop=True)
@@ -166,9 +187,10 @@ def gap(model: SpatialModel, f: Filters, spots: pd.DataFrame | None = None) -> p
 
 def weekday_hour(model: SpatialModel, f: Filters) -> np.ndarray:
     """Complaints as 7 x 24 (weekday x hour) for the filters."""
-    return dosage.complaint_weekday_hour(model.complaint_cube, model.index,
-                                         categories=categories_of(model, f),
-                                         districts=list(f.districts) or None, **_common(f))
+    args = {"categories": categories_of(model, f), "districts": list(f.districts) or None, **_common(f)}
+    counts = dosage.complaint_weekday_hour(model.complaint_cube, model.index, **args)
+    return _published(model, counts, lambda: dosage.complaint_weekday_hour(
+        model.complaint_cube, model.index, value="key_sum", **args))
 
 
 def district_hours_by_quarter(model: SpatialModel, f: Filters, quarters: list[int]) -> pd.DataFrame:

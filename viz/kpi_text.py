@@ -56,6 +56,8 @@ def kpi_text(kpi: Kpi, lang: str) -> KpiText:
     if kpi.previous is None:
         return KpiText(kpi.key, label, value, None, "gray", "off", t("kpi.no_previous", lang))
     compared = t("kpi.vs_previous", lang, prev=_value(kpi.key, kpi.previous, lang))
+    if kpi.z is not None and math.isnan(kpi.z):  # a suppressed count (viewer): no change shown
+        return KpiText(kpi.key, label, value, None, "gray", "off", compared)
     if kpi.z is None:  # hours and shares: a change, but no signal test
         pct = kpi.pct_change
         change = kpi.current - kpi.previous

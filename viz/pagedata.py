@@ -98,7 +98,8 @@ def overview_kpis(bundle: DataBundle, model: SpatialModel, f: Filters) -> list[K
     hours_prev = (district_hours(model, f.previous()).drop(columns="district_id").sum().to_dict()
                   if prev else None)
     return _overview_kpis(bundle.complaint_table, bundle["staff_incidents"], bundle["districts"], f,
-                          _by_kind(hours_now), _by_kind(hours_prev) if hours_prev else None, prev)
+                          _by_kind(hours_now), _by_kind(hours_prev) if hours_prev else None, prev,
+                          publisher=bundle.publisher)
 
 
 def _by_kind(hours: dict | None) -> dict[str, float]:
@@ -115,9 +116,9 @@ def what_changed_tables(bundle: DataBundle, f: Filters, lang: str) -> pd.DataFra
     parts = []
     for by, kind_key, mapping in (("district_id", "col.district", names),
                                   ("category", "col.category", labels)):
-        cur = count(c, complaint_mask(c, f), by)
-        prev = count(c, complaint_mask(c, f.previous()), by)
-        table = compare_counts(cur, prev)
+        cur = count(c, complaint_mask(c, f), by, publisher=bundle.publisher)
+        prev = count(c, complaint_mask(c, f.previous()), by, publisher=bundle.publisher)
+        table = compare_counts(cur, prev)  # (published counts: suppressed ones have no z)
         table = table[table["z"].abs() >= 2]
         if table.empty:
             continue
@@ -136,21 +137,28 @@ def district_table(bundle: DataBundle, model: SpatialModel, f: Filters) -> pd.Da
     """One row per district (all districts; the district filter does not narrow this table).
 
     Columns: district_id, name, population, complaints, previous, z, signal, per_1000,
-    patrol_hours, hours_per_1000, joint_share, open, incidents.
+    patrol_hours, hours_per_1000, joint_share, open, incidents. For a viewer (the bundle's
+    publisher) the counts are published (float, NaN: suppressed) and z, signal and per_1000
+    are computed from them.
     """
     all_f = replace(f, districts=())
     d = bundle["districts"][["district_id", "name", "population"]].copy()
     c = bundle.complaint_table
+    pub = bundle.publisher
     cur_mask = complaint_mask(c, all_f)
-    cur = count(c, cur_mask, "district_id")
-    prev = count(c, complaint_mask(c, all_f.previous()), "district_id")
-    open_ = count(c, cur_mask & (c["closed_quarter"].to_numpy() > all_f.q_to), "district_id")
-    inc = bundle["staff_incidents"]
-    incidents = inc.loc[incident_mask(inc, all_f), "district_id"].value_counts()
+    cur = count(c, cur_mask, "district_id", publisher=pub)
+    prev = count(c, complaint_mask(c, all_f.previous()), "district_id", publisher=pub)
+    open_ = count(c, cur_mask & (c["closed_quarter"].to_numpy() > all_f.q_to), "district_id", publisher=pub)
+    incidents = incidents_per_district(bundle, all_f)
     hours = district_hours(model, all_f).set_index("district_id")
-    d["complaints"] = d["district_id"].map(cur).fillna(0).astype(int)
+
+    def column(values: pd.Series) -> pd.Series:
+        mapped = d["district_id"].map(values)
+        return mapped.astype("float64") if pub is not None else mapped.fillna(0).astype(int)
+
+    d["complaints"] = column(cur)
     prev_ok = has_previous(bundle, f)
-    d["previous"] = d["district_id"].map(prev).fillna(0).astype(int) if prev_ok else np.nan
+    d["previous"] = column(prev) if prev_ok else np.nan
     d["z"] = trend_z(d["complaints"].to_numpy(), d["previous"].to_numpy()) if prev_ok else np.nan
     d["signal"] = [signal(z) for z in d["z"]]
     pop = d["population"].astype("float64")
@@ -161,9 +169,21 @@ def district_table(bundle: DataBundle, model: SpatialModel, f: Filters) -> pd.Da
     joint = total["joint"].to_numpy() if "joint" in total else np.zeros(len(d))
     with np.errstate(invalid="ignore", divide="ignore"):
         d["joint_share"] = np.where(d["patrol_hours"] > 0, joint / d["patrol_hours"], np.nan)
-    d["open"] = d["district_id"].map(open_).fillna(0).astype(int)
-    d["incidents"] = d["district_id"].map(incidents).fillna(0).astype(int)
+    d["open"] = column(open_)
+    d["incidents"] = column(incidents)
     return d
+
+
+def incidents_per_district(bundle: DataBundle, f: Filters) -> pd.Series:
+    """Staff incidents per district_id under ``f`` (published for a viewer: NaN = suppressed)."""
+    inc = bundle["staff_incidents"]
+    mask = incident_mask(inc, f)
+    counts = inc.loc[mask, "district_id"].value_counts()
+    if bundle.publisher is None:
+        return counts
+    keys = pd.Series(bundle.publisher.record_keys(inc["incident_id"].to_numpy()[mask]),
+                     index=inc.loc[mask, "district_id"].to_numpy())
+    return bundle.publisher.series(counts, keys.groupby(level=0).sum())
 
 
 def display_district_table(table: pd.DataFrame, lang: str) -> pd.DataFrame:
@@ -223,8 +243,7 @@ def complaint_cells(bundle: DataBundle, model: SpatialModel, f: Filters) -> pd.D
 
 
 def incidents_by_district(bundle: DataBundle, f: Filters) -> pd.DataFrame:
-    inc = bundle["staff_incidents"]
-    counts = inc.loc[incident_mask(inc, f), "district_id"].value_counts()
+    counts = incidents_per_district(bundle, f)
     d = bundle["districts"]
     geoms = d["geometry"].to_numpy()
     centroids = shapely.centroid(geoms)
@@ -305,7 +324,7 @@ def quarter_series(bundle: DataBundle, f: Filters, district_id: str | None = Non
     g = replace(f, districts=(district_id,) if district_id else f.districts)
     c = bundle.complaint_table
     mask = complaint_mask(c, g, quarters=quarters)
-    counts = count(c, mask, "quarter").reindex(quarters, fill_value=0)
+    counts = count(c, mask, "quarter", publisher=bundle.publisher).reindex(quarters, fill_value=0)
     return pd.DataFrame({"quarter_label": [quarter_label(q) for q in quarters],
                          "value": counts.to_numpy()})
 
@@ -370,7 +389,8 @@ def district_profile(bundle: DataBundle, model: SpatialModel, f: Filters, distri
     trend = quarter_series(bundle, g)
     c = bundle.complaint_table
     labels = bundle.category_labels(lang)
-    cats = count(c, complaint_mask(c, g), ["field", "category"]).rename("count").reset_index()
+    cats = count(c, complaint_mask(c, g), ["field", "category"], publisher=bundle.publisher
+                 ).rename("count").dropna().reset_index()
     cats["category_label"] = cats["category"].map(lambda k: labels.get(k, k))
     quarters = bundle.quarters()
     hours = [float(district_hours(model, replace(g, q_from=q, q_to=q)).drop(
@@ -514,7 +534,8 @@ def category_counts(bundle: DataBundle, f: Filters, lang: str) -> pd.DataFrame:
     """field, category_label, count of the filtered complaints."""
     c = bundle.complaint_table
     labels = bundle.category_labels(lang)
-    out = count(c, complaint_mask(c, f), ["field", "category"]).rename("count").reset_index()
+    out = count(c, complaint_mask(c, f), ["field", "category"], publisher=bundle.publisher
+                ).rename("count").dropna().reset_index()
     out["category_label"] = out["category"].map(lambda k: labels.get(k, k))
     return out[["field", "category_label", "count"]]
 
@@ -557,9 +578,12 @@ def cell_export(bundle: DataBundle, model: SpatialModel, f: Filters) -> pd.DataF
     spots = hotspots(model, f)
     keep = model.index.district_cells(list(f.districts) if f.districts else None)
     keep &= (spots["count"].to_numpy() > 0) | (spots["cls"].astype(str).to_numpy() != "none")
+    complaints = spots["count"].to_numpy()[keep].astype(int)
+    if model.publisher is not None:  # published counts: 0 is "suppressed (< k)", exported as null
+        complaints = np.where(complaints > 0, complaints, np.nan)
     return pd.DataFrame({"h3": spots["h3"].to_numpy()[keep],
                          "district_id": model.index.district[keep].astype(str),
-                         "complaints": spots["count"].to_numpy()[keep].astype(int),
+                         "complaints": complaints,
                          "gi_class": spots["cls"].astype(str).to_numpy()[keep],
                          "gi_z": spots["z"].to_numpy()[keep].round(3)})
 
