@@ -222,7 +222,8 @@ def count(frame: pd.DataFrame, mask: np.ndarray, by: str | list[str] | None = No
     weights = frame["n"].to_numpy() if "n" in frame.columns else None
     if publisher is not None:
         if weights is None or "key_sum" not in frame.columns:
-            raise ValueError(f"count: publishing needs the columns 'n' and 'key_sum', got {list(frame.columns)!r}")
+            raise ValueError(f"count: publishing needs the columns 'n' and 'key_sum', "
+                             f"got {list(frame.columns)!r}")
         if by is None:
             return publisher.one(float(weights[mask].sum()), float(frame["key_sum"].to_numpy()[mask].sum()))
         sums = frame.loc[mask].groupby(by, observed=True)[["n", "key_sum"]].sum()

@@ -123,7 +123,8 @@ def overview_kpis(
     open_prev = (count(complaints, prev_mask & (closed_q > prev_f.q_to), publisher=publisher)
                  if prev_mask is not None else None)
     inc_cur = incident_count(incidents, incident_mask(incidents, f), publisher)
-    inc_prev = incident_count(incidents, incident_mask(incidents, prev_f), publisher) if has_previous else None
+    inc_prev = (incident_count(incidents, incident_mask(incidents, prev_f), publisher)
+                if has_previous else None)
     h_cur = float(sum(hours_now.values()))
     h_prev = float(sum(hours_prev.values())) if hours_prev is not None else None
     j_cur = float(hours_now.get("joint", 0.0))
