@@ -10,6 +10,16 @@ weekday, category, field, quarter, district), as a viewer on the demo city with 
   key method: how many differences are certain (must be 0), how many true differences lie in
   1..k-1, and how often the naive guess (published a − published b) happens to be right.
 
+Then the same attack on everything a logged-in *viewer* sees (issue #15, second part: KPIs,
+district table and CSV, GeoPackage, Lagebild layers, cells GeoJSON, gap list, trend, category
+and weekday-hour charts, a district profile), for pairs differing in hour window, weekday,
+category, field, quarter, district and H3 resolution:
+
+* before: the same views with exact numbers (what viewers saw until then): shared numbers,
+  both at least k, whose difference is between 1 and k-1 (each the exact size of a small group);
+* after: the numbers as published to the viewer: certain differences (must be 0), true small
+  differences, and how often the naive guess (shown a − shown b) is right anyway.
+
 The last line is one JSON object.
 
     .venv/bin/python bench/differencing.py
@@ -27,7 +37,14 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO))
 
-from test_differencing import PAIRS, K, _consistent_differences, exported  # noqa: E402
+from test_differencing import (  # noqa: E402
+    PAIRS,
+    VIEWER_PAIRS,
+    K,
+    _consistent_differences,
+    exported,
+    viewer_attack,
+)
 
 from data.folder import load_folder  # noqa: E402
 from data.privacy import PTABLE  # noqa: E402
@@ -76,11 +93,30 @@ def main() -> int:
         print(f"{name:34s} before: {revealed_before:3d} of {shared_before:3d} cells reveal 1..{K - 1}   "
               f"after: {certain} certain; {naive_right} of {small} small differences guessed right "
               f"(of {shared} shared numbers)", flush=True)
+    viewer_rows = []
+    models = {r: geo_model.build(bundle, r) for r in (8, 9, 10)}
+    for name in VIEWER_PAIRS:
+        r = viewer_attack(bundle, models, name)
+        viewer_rows.append({"pair": name, **r})
+        print(f"viewer {name:34s} before: {r['before_revealed']:3d} of {r['shared']:4d} numbers reveal "
+              f"1..{K - 1}   after: {r['certain']} certain; {r['naive_right']} of {r['small']} small "
+              f"differences guessed right", flush=True)
+    viewer = {"pairs": viewer_rows, "pairs_tried": len(viewer_rows),
+              "numbers_compared": sum(r["shared"] for r in viewer_rows),
+              "before_revealed": sum(r["before_revealed"] for r in viewer_rows),
+              "after_certain": sum(r["certain"] for r in viewer_rows),
+              "after_small_differences": sum(r["small"] for r in viewer_rows),
+              "after_naive_guess_right": sum(r["naive_right"] for r in viewer_rows)}
+    print(f"viewer: {viewer['pairs_tried']} pairs, {viewer['numbers_compared']} shared numbers; before "
+          f"{viewer['before_revealed']} revealing differences, after {viewer['after_certain']} certain; naive "
+          f"guess right for {viewer['after_naive_guess_right']} of {viewer['after_small_differences']} small "
+          f"differences", flush=True)
     summary = {"bench": "differencing", "k": K, "ptable_d": PTABLE.d, "ptable_probs": list(PTABLE.probs),
                "pairs": rows, "before_revealed": sum(r["before_revealed"] for r in rows),
                "after_certain": sum(r["after_certain"] for r in rows),
                "after_small_differences": sum(r["after_small_differences"] for r in rows),
-               "after_naive_guess_right": sum(r["after_naive_guess_right"] for r in rows)}
+               "after_naive_guess_right": sum(r["after_naive_guess_right"] for r in rows),
+               "viewer": viewer}
     print(json.dumps(summary))
     return 0
 

@@ -216,3 +216,214 @@ def test_record_keys_are_fixed_per_record_and_secret() -> None:
 def test_published_counts_suppress_below_k() -> None:
     out = published_counts([0, 3, 4, 5, 50], [0.2, 1.3, 2.5, 0.99, 7.0], 5)
     assert np.isnan(out[:3]).all() and out[3] == 7 and out[4] == 48
+
+
+# --- the viewer's pages and exports (every number a logged-in viewer can see) --------------------
+#
+# A viewer's bundle carries the publisher (data.roles.restrict), and so does the spatial model
+# built from it: every complaint and incident count on Übersicht, Lagebild, Bezirke, Beschwerden
+# and Präsenz, in their charts and in their exports is published through the cell key method.
+# ``viewer_numbers`` collects them by label (what records a number stands for); the attacker
+# subtracts two views' numbers of the same label, knowing the ptable.
+
+_VIEW_CACHE: dict = {}
+
+
+def viewer_numbers(bundle, model, f: Filters, exact: bool = False) -> dict[str, float]:
+    """Every complaint/incident number of the viewer's page data and exports for ``f``, by label
+    (``exact``: the same view with exact numbers, the truth an attacker wants)."""
+    import io
+
+    import pandas as pd
+
+    from data.roles import Principal as _P
+    from viz import charts, gpkg, pagedata
+
+    if exact:
+        bundle, model = replace(bundle, publisher=None), replace(model, publisher=None)
+    key = (id(bundle.frames), model.index.resolution, f, exact)
+    if key in _VIEW_CACHE:
+        return _VIEW_CACHE[key]
+    lang = "en"
+    shown: dict[str, float] = {}
+
+    def put(label: str, value: object) -> None:
+        v = float("nan") if value is None or pd.isna(value) else float(value)
+        if label in shown and not (np.isnan(shown[label]) and np.isnan(v)):  # one record set, one number
+            assert shown[label] == v, (label, shown[label], v)
+        shown[label] = v
+
+    kpis = pagedata.overview_kpis(bundle, model, f)  # Übersicht tiles (and the PDF's)
+    for kpi in kpis:
+        if kpi.key in ("complaints", "open_complaints", "staff_incidents"):
+            put(f"kpi:{kpi.key}", kpi.current)
+            if kpi.previous is not None:
+                put(f"kpi_previous:{kpi.key}", kpi.previous)
+    table = pagedata.district_table(bundle, model, f)  # Bezirke table, Lagebild choropleth
+    for row in table.itertuples():
+        for col in ("complaints", "previous", "open", "incidents"):
+            put(f"district:{row.district_id}:{col}", getattr(row, col))
+    csv = pd.read_csv(io.BytesIO(exports.csv_bytes(pagedata.display_district_table(table, lang), lang)),
+                      encoding="utf-8-sig")  # the district CSV export
+    for row_id, value in zip(table["district_id"], csv["Complaints"], strict=True):
+        put(f"district:{row_id}:complaints", value)
+    layers = gpkg.export_layers(bundle, model, f, _P("viewer"), lang=lang)  # the GeoPackage
+    for row in layers[0].frame.itertuples():
+        for col in ("complaints", "incidents"):
+            value = getattr(row, col)
+            if not pd.isna(value):  # (the GeoPackage hides more for its margin)
+                put(f"district:{row.district_id}:{col}", value)
+    for row in layers[1].frame.itertuples():
+        if not pd.isna(row.complaints) and row.complaints > 0:
+            put(f"cell:{row.h3}", row.complaints)
+    series = pagedata.quarter_series(bundle, f)  # trend chart
+    fig = charts.quarter_trend(series, lang)
+    for label, value in zip(series["quarter_label"], fig.data[0].y, strict=True):
+        put(f"quarter:{label}", value)
+    for row in pagedata.category_counts(bundle, f, lang).itertuples():  # Beschwerden: fields chart
+        put(f"category:{row.category_label}", row.count)
+    for (d, h), value in np.ndenumerate(geo_model.weekday_hour(model, f)):  # weekday x hour heatmap
+        put(f"weekhour:{d}:{h}", value)
+    layers_data = pagedata.lagebild_data(bundle, model, f, lang, "complaints")  # the Lagebild map
+    for row in layers_data.density.itertuples():
+        put(f"cell:{row.h3}", row.value)
+    for row in layers_data.districts.itertuples():
+        put(f"district:{row.district_id}:complaints", row.value)
+    for row in layers_data.incidents.itertuples():
+        put(f"district:{row.district_id}:incidents", row.count)
+    for row in layers_data.gap.itertuples():  # gap list (Präsenz table and CSV)
+        put(f"cell:{row.h3}", row.complaints)
+    geo = json.loads(exports.cells_geojson(pagedata.cell_export(bundle, model, f), ["complaints"]))
+    for feat in geo["features"]:  # the cells GeoJSON / CSV export
+        value = feat["properties"]["complaints"]
+        if value is not None and value > 0:
+            put(f"cell:{feat['id']}", value)
+    district = "mitte"  # one district profile (Bezirke page)
+    profile = pagedata.district_profile(bundle, model, f, district, lang)
+    for row in profile.trend.itertuples():
+        put(f"profile:{district}:quarter:{row.quarter_label}", row.value)
+    for row in profile.categories.itertuples():
+        put(f"profile:{district}:category:{row.category_label}", row.count)
+    for kpi in profile.kpis:
+        if kpi.key == "complaints":
+            put(f"district:{district}:complaints", kpi.current)
+    if exact:  # the truth of every cell (also those a view does not show)
+        for h3_id, value in zip(model.index.cells, geo_model.complaint_cell_counts(model, f), strict=True):
+            shown.setdefault(f"cell:{h3_id}", float(value))
+    _VIEW_CACHE[key] = shown
+    return shown
+
+
+VIEWER_PAIRS = {
+    "hour window 0-24 / 0-23": (BASE, replace(BASE, hours=(0, 23)), 9, 9),
+    "hour window 0-24 / 22-6": (BASE, replace(BASE, hours=(22, 6)), 9, 9),
+    "weekday all / Sunday": (BASE, replace(BASE, weekdays=(6,)), 9, 9),
+    "weekday all / Mon-Sat": (BASE, replace(BASE, weekdays=(0, 1, 2, 3, 4, 5)), 9, 9),
+    "category all / laerm": (BASE, replace(BASE, categories=("laerm",)), 9, 9),
+    "category laerm / laerm+muell": (replace(BASE, categories=("laerm",)),
+                                     replace(BASE, categories=("laerm", "muell")), 9, 9),
+    "field all / one field": (BASE, replace(BASE, fields=("infrastruktur",)), 9, 9),
+    "quarter Q3 / Q2-Q3": (BASE, Filters(Q("2026-Q2"), Q("2026-Q3")), 9, 9),
+    "quarter Q3 / Q2": (BASE, Filters(Q("2026-Q2"), Q("2026-Q2")), 9, 9),
+    "district all / heessen": (BASE, replace(BASE, districts=("heessen",)), 9, 9),
+    "district heessen / heessen+mitte": (replace(BASE, districts=("heessen",)),
+                                         replace(BASE, districts=("heessen", "mitte")), 9, 9),
+    "resolution 9 / 8": (BASE, BASE, 9, 8),
+    "resolution 9 / 10": (BASE, BASE, 9, 10),
+}
+
+
+@pytest.fixture(scope="module")
+def viewer_models(viewer):
+    assert viewer.publisher is not None  # restrict gave the viewer's bundle its publisher
+    return {r: geo_model.build(viewer, r) for r in (8, 9, 10)}
+
+
+def _sources(v: float, ptable: PTable, k: int) -> list[int]:
+    """The true counts a shown value can stand for: NaN or below k (suppressed: shown empty or 0)
+    is anything from 0 to k-1; from k on, the ptable's sources."""
+    return list(range(k)) if np.isnan(v) or v < k else ptable.sources(int(v), k)
+
+
+def viewer_attack(viewer, models, pair: str) -> dict[str, int]:
+    """The attack on one pair: shared labels, exact differences 1..k-1 before (exact numbers, both
+    at least k), certain after, and how often the naive guess (shown a - shown b) is right."""
+    fa, fb, ra, rb = VIEWER_PAIRS[pair]
+    sa, sb = viewer_numbers(viewer, models[ra], fa), viewer_numbers(viewer, models[rb], fb)
+    ta = viewer_numbers(viewer, models[ra], fa, exact=True)
+    tb = viewer_numbers(viewer, models[rb], fb, exact=True)
+    out = {"shared": 0, "before_revealed": 0, "small": 0, "certain": 0, "naive_right": 0}
+    for label in sa.keys() & sb.keys():
+        a, b = sa[label], sb[label]
+        if (np.isnan(a) or a == 0) and (np.isnan(b) or b == 0):
+            continue
+        out["shared"] += 1
+        d = ta[label] - tb[label]
+        out["before_revealed"] += int(ta[label] >= K and tb[label] >= K and 1 <= abs(d) <= K - 1)
+        possible = {x - y for x in _sources(a, PTABLE, K) for y in _sources(b, PTABLE, K)}
+        assert d in possible, (pair, label, a, b, ta[label], tb[label])  # the attacker's model is right
+        out["certain"] += int(len(possible) == 1 and 1 <= abs(next(iter(possible))) <= K - 1)
+        if 1 <= abs(d) <= K - 1:
+            out["small"] += 1
+            out["naive_right"] += int(a - b == d)
+    return out
+
+
+@pytest.mark.parametrize("pair", list(VIEWER_PAIRS))
+def test_viewer_pages_and_exports_withstand_differencing(viewer, viewer_models, pair) -> None:
+    result = viewer_attack(viewer, viewer_models, pair)
+    assert result["shared"] > 0
+    assert result["certain"] == 0, (pair, result)
+
+
+def test_the_viewer_attack_worked_on_exact_numbers(viewer, viewer_models) -> None:
+    """Before: the same pairs on exact numbers revealed small groups (the attack is real)."""
+    revealed = sum(viewer_attack(viewer, viewer_models, p)["before_revealed"] for p in
+                   ("hour window 0-24 / 0-23", "weekday all / Mon-Sat", "quarter Q3 / Q2-Q3"))
+    assert revealed > 0
+
+
+def test_a_viewer_sees_the_same_number_for_the_same_records_everywhere(viewer, viewer_models) -> None:
+    """Consistency: a district's, a cell's, a quarter's records give one number on every page and
+    export (``viewer_numbers`` asserts that within a view), across views and in Präsentation."""
+    m9 = viewer_models[9]
+    base = viewer_numbers(viewer, m9, BASE)
+    narrowed = viewer_numbers(viewer, m9, replace(BASE, districts=("heessen", "mitte")))
+    for label in base.keys() & narrowed.keys():
+        if label.startswith(("cell:", "district:")):  # records independent of the district filter
+            assert base[label] == narrowed[label] or (np.isnan(base[label]) and np.isnan(narrowed[label])), label
+    # a one-quarter view's total is that quarter's point of the trend; a district's total is its row
+    assert base["kpi:complaints"] == base["quarter:2026-Q3"]
+    one = viewer_numbers(viewer, m9, replace(BASE, districts=("mitte",)))
+    assert one["kpi:complaints"] == base["district:mitte:complaints"] == base["profile:mitte:quarter:2026-Q3"]
+    # the previous period of Q3 is Q2
+    q2 = viewer_numbers(viewer, m9, Filters(Q("2026-Q2"), Q("2026-Q2")))
+    assert base["kpi_previous:complaints"] == q2["kpi:complaints"]
+    assert base["district:heessen:previous"] == q2["district:heessen:complaints"]
+    # a cell does not change with the resolution of other pages' cells, nor with the period around it
+    wide = viewer_numbers(viewer, m9, Filters(Q("2025-Q3"), Q("2026-Q3")))
+    assert wide["quarter:2026-Q1"] == base["quarter:2026-Q1"]
+    # Präsentation (same k, same secret) publishes the same district numbers
+    anon = presentation.anonymise(viewer, m9, BASE, "en", K)
+    for row in anon.districts.itertuples():
+        if not np.isnan(row.complaints):
+            assert row.complaints == base[f"district:{row.district_id}:complaints"], row.district_id
+    assert anon.totals["complaints"] == base["kpi:complaints"]
+
+
+def test_viewer_numbers_are_published_and_admin_numbers_exact(viewer, viewer_models) -> None:
+    m9 = viewer_models[9]
+    shown = viewer_numbers(viewer, m9, BASE)
+    true = viewer_numbers(viewer, m9, BASE, exact=True)
+    differ = 0
+    for label, v in shown.items():
+        if np.isnan(v) or v == 0:
+            assert true[label] < K, (label, v, true[label])  # suppressed below k
+            continue
+        assert v >= K and abs(v - true[label]) <= PTABLE.d, (label, v, true[label])
+        differ += v != true[label]
+    assert differ > 0  # perturbed, not exact
+    # an admin (no publisher) sees exact numbers
+    admin = load_folder(REPO / "data" / "demo")
+    assert restrict(admin, Principal("admin")).publisher is None
+    assert restrict(admin, Principal("coordinator", ("mitte",))).publisher is None
