@@ -109,8 +109,8 @@ def main() -> int:
               "after_naive_guess_right": sum(r["naive_right"] for r in viewer_rows)}
     print(f"viewer: {viewer['pairs_tried']} pairs, {viewer['numbers_compared']} shared numbers; before "
           f"{viewer['before_revealed']} revealing differences, after {viewer['after_certain']} certain; "
-          f"naive guess right for {viewer['after_naive_guess_right']} of {viewer['after_small_differences']} small "
-          f"differences", flush=True)
+          f"naive guess right for {viewer['after_naive_guess_right']} of "
+          f"{viewer['after_small_differences']} small differences", flush=True)
     summary = {"bench": "differencing", "k": K, "ptable_d": PTABLE.d, "ptable_probs": list(PTABLE.probs),
                "pairs": rows, "before_revealed": sum(r["before_revealed"] for r in rows),
                "after_certain": sum(r["after_certain"] for r in rows),
