@@ -6,15 +6,21 @@ from a TOML file named by ``LAGEBILD_ROLES``; ``[auth]`` in the secrets switches
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from base.i18n import fmt_number
-from data.filters import Filters, complaint_mask
+from data.filters import Filters, complaint_mask, count
 from data.folder import load_folder
 from data.periods import parse_quarter
+from data.roles import Principal, restrict
+from geo.model import build, weekday_hour
+from viz.pagedata import category_counts, district_table
 
 REPO = Path(__file__).resolve().parent.parent
 DASHBOARD = str(REPO / "dashboard.py")
@@ -115,12 +121,58 @@ def test_unverified_email_grants_nothing(roles_file) -> None:
     assert not at.metric
 
 
+def published_complaints(demo, districts=()) -> str:
+    """The complaint total a viewer sees: published through the cell key method (issue #15)."""
+    viewer = restrict(demo, Principal("viewer"))
+    f = Filters(parse_quarter("2026-Q3"), parse_quarter("2026-Q3"), districts=tuple(districts))
+    table = viewer.complaint_table
+    return fmt_number(count(table, complaint_mask(table, f), publisher=viewer.publisher), "de")
+
+
 def test_viewer_sees_all_districts(roles_file, demo) -> None:
     at = app(user={"is_logged_in": True, "email": "ob@hamm.de"})
     at.run()
     assert not at.exception
     assert "Angemeldet: ob@hamm.de · Betrachter" in captions(at)
-    assert metric(at, "Beschwerden") == complaints(demo)
+    assert metric(at, "Beschwerden") == published_complaints(demo)  # all districts, published
+
+
+def test_viewer_pages_show_published_numbers_admin_pages_exact(roles_file, demo) -> None:
+    """A viewer's Bezirke table shows the cell key method's numbers (some differ from the exact
+    ones by up to ±2, none below k); an admin's the exact numbers."""
+    viewer = restrict(demo, Principal("viewer"))
+    f = Filters(parse_quarter("2026-Q3"), parse_quarter("2026-Q3"))
+    model = build(viewer, 9)
+    published = district_table(viewer, model, f)
+    exact = district_table(demo, build(demo, 9), f)
+    assert (published["complaints"] != exact["complaints"]).any()  # the demo has perturbed districts
+    shown = {}
+    for user, expected in ((VIEWER, published), (ADMIN, exact)):
+        at = on_page(app(user=user), "pages/bezirke.py")
+        table = at.dataframe[-1].value
+        shown[user["email"]] = table["Beschwerden"].tolist()
+        assert table["Beschwerden"].tolist() == expected["complaints"].tolist(), user
+        assert table["Vorzeitraum"].tolist() == expected["previous"].tolist(), user
+    assert shown[VIEWER["email"]] != shown[ADMIN["email"]]
+    at = on_page(app(user=VIEWER), "pages/beschwerden.py")  # the charts' data: published counts
+    bars, heat = (json.loads(c.proto.spec)["data"] for c in at.get("plotly_chart"))
+    shown_bars = sorted(v for trace in bars for v in _plotly_values(trace["x"]))
+    assert shown_bars == sorted(category_counts(viewer, f, "de")["count"].tolist())
+    assert min(shown_bars) >= 5
+    grid = np.array(_plotly_values(heat[0]["z"]) if isinstance(heat[0]["z"], dict) else heat[0]["z"])
+    assert np.array_equal(grid.reshape(7, 24), weekday_hour(model, f))
+    assert not np.array_equal(weekday_hour(model, f), weekday_hour(build(demo, 9), f))
+
+
+def _plotly_values(values) -> list[float]:
+    """A plotly trace's values as JSON gives them (a list, or a typed array in base64)."""
+    if isinstance(values, dict):
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).tolist()
+    return list(values)
+
+
+VIEWER = {"is_logged_in": True, "email": "ob@hamm.de"}
+ADMIN = {"is_logged_in": True, "email": "it@hamm.de"}
 
 
 @pytest.mark.parametrize(("user", "own"), [
