@@ -226,11 +226,39 @@ def count(frame: pd.DataFrame, mask: np.ndarray, by: str | list[str] | None = No
                              f"got {list(frame.columns)!r}")
         if by is None:
             return publisher.one(float(weights[mask].sum()), float(frame["key_sum"].to_numpy()[mask].sum()))
-        sums = frame.loc[mask].groupby(by, observed=True)[["n", "key_sum"]].sum()
-        return publisher.series(sums["n"].rename("n"), sums["key_sum"])
+        n, key_sums = _sums_by(frame, mask, [by] if isinstance(by, str) else list(by))
+        return publisher.series(n, key_sums)
     if by is None:
         return float(mask.sum()) if weights is None else float(weights[mask].sum())
     sel = frame.loc[mask]
     if weights is None:
         return sel.groupby(by, observed=True).size()
     return sel.groupby(by, observed=True)["n"].sum()
+
+
+def _sums_by(frame: pd.DataFrame, mask: np.ndarray, by: list[str]) -> tuple[pd.Series, pd.Series]:
+    """``n`` and ``key_sum`` of the rows in ``mask`` summed per ``by`` (groups with rows only;
+    rows with a missing ``by`` value are left out, as in a groupby): one bincount per column."""
+    codes, levels = [], []
+    for col in by:
+        values = frame[col]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            codes.append(values.cat.codes.to_numpy()[mask].astype(np.int64))
+            levels.append(pd.Index(values.cat.categories))
+        else:
+            found, uniques = pd.factorize(values.to_numpy()[mask], sort=True)
+            codes.append(found.astype(np.int64))
+            levels.append(pd.Index(uniques))
+    shape = tuple(max(len(level), 1) for level in levels)
+    ok = np.logical_and.reduce([c >= 0 for c in codes]) if codes else np.ones(0, dtype=bool)
+    key = np.ravel_multi_index([c[ok] for c in codes], shape) if len(ok) else np.zeros(0, np.int64)
+    size = int(np.prod(shape))
+    n = np.bincount(key, weights=frame["n"].to_numpy()[mask][ok], minlength=size)
+    key_sum = np.bincount(key, weights=frame["key_sum"].to_numpy()[mask][ok], minlength=size)
+    rows = np.flatnonzero(n)
+    if len(by) == 1:
+        index = pd.Index(levels[0][rows], name=by[0])
+    else:
+        index = pd.MultiIndex.from_arrays([lv[i] for lv, i in zip(levels, np.unravel_index(rows, shape),
+                                                                   strict=True)], names=by)
+    return pd.Series(n[rows], index=index, name="n"), pd.Series(key_sum[rows], index=index, name="key_sum")

@@ -149,7 +149,7 @@ def incident_count(incidents: pd.DataFrame, mask: np.ndarray, publisher=None) ->
     n = float(mask.sum())
     if publisher is None:
         return n
-    return publisher.one(n, float(publisher.record_keys(incidents["incident_id"].to_numpy()[mask]).sum()))
+    return publisher.one(n, float(publisher.keys_of(incidents, "incident_id")[mask].sum()))
 
 
 def compare_counts(current: pd.Series, previous: pd.Series) -> pd.DataFrame:

@@ -14,6 +14,7 @@ at least ``k`` (:func:`suppress_margin`).
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -306,7 +307,10 @@ class Publisher:
         sums = np.asarray(key_sums, dtype=np.float64)
         if n.shape != sums.shape:
             raise ValueError(f"counts and key sums must have the same shape, got {n.shape} and {sums.shape}")
-        return published_counts(n.ravel(), sums.ravel(), self.k, self.ptable).reshape(n.shape)
+        n = np.nan_to_num(n.ravel(), nan=0.0)
+        out = self.ptable.perturb(n, cell_keys(sums.ravel()), self.k).astype(np.float64)
+        out[~(n >= self.k)] = np.nan  # as published_counts, without its pandas round trip
+        return out.reshape(np.shape(counts))
 
     def filled(self, counts: np.ndarray | Sequence[float], key_sums: np.ndarray | Sequence[float]
                ) -> np.ndarray:
@@ -328,6 +332,23 @@ class Publisher:
     def record_keys(self, ids: Sequence[object] | pd.Series | np.ndarray) -> np.ndarray:
         """Record keys of small tables counted live (staff incidents)."""
         return record_keys(ids, self.secret)
+
+    def keys_of(self, frame: pd.DataFrame, id_column: str) -> np.ndarray:
+        """The record key of every row of ``frame`` (from ``id_column``), hashed once per frame."""
+        tag = (id_column, self.secret, len(frame))
+        found = _ROW_KEYS.get(id(frame))
+        if found is not None and found[0]() is frame and found[1] == tag:
+            return found[2]
+        keys = record_keys(frame[id_column].to_numpy(), self.secret)
+        for key in [k for k, v in _ROW_KEYS.items() if v[0]() is None]:  # frames gone
+            del _ROW_KEYS[key]
+        _ROW_KEYS[id(frame)] = (weakref.ref(frame), tag, keys)
+        return keys
+
+
+#: Record keys per table (small tables counted live, e.g. staff incidents), by frame identity
+#: (DataFrames are not hashable: id plus a weak reference that must still point to the frame).
+_ROW_KEYS: dict[int, tuple] = {}
 
 
 def publisher_for(role: str, env: Mapping[str, str]) -> Publisher | None:

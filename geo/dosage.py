@@ -556,7 +556,7 @@ def _complaint_mask(cube: pd.DataFrame, index: CellIndex | None, *, quarters, ca
 
 def _values(cube: pd.DataFrame, value: str) -> np.ndarray:
     if value not in COMPLAINT_VALUES:
-        raise ValueError(f"value must be one of {COMPLAINT_VALUES}, got {value!r}")
+        raise ValueError(f"value must be one of {(*COMPLAINT_VALUES, 'both')}, got {value!r}")
     if value not in cube.columns:
         raise ValueError(f"the complaint cube has no column {value!r} (prepared before key sums?), "
                          f"got {list(cube.columns)!r}")
@@ -567,16 +567,24 @@ def _typed(values: np.ndarray, value: str) -> np.ndarray:
     return values.astype(np.int64) if value == "count" else values
 
 
+def _sum_by(key: np.ndarray, cube: pd.DataFrame, mask: np.ndarray, size: int, value: str, shape=None):
+    """Sums of the cube's ``value`` over the rows in ``mask`` by ``key`` (0..size-1); ``value``
+    "both": (counts, key sums) from one mask (the cell key method needs both)."""
+    if value == "both":
+        return tuple(_sum_by(key, cube, mask, size, v, shape) for v in COMPLAINT_VALUES)
+    flat = np.bincount(key, weights=_values(cube, value)[mask], minlength=size)
+    return _typed(flat if shape is None else flat.reshape(shape), value)
+
+
 def complaint_counts(cube: pd.DataFrame, index: CellIndex, *, quarters=None, categories=None,
                      weekdays=None, hours=None, districts=None, value: str = "count") -> np.ndarray:
     """Complaints per cell (int64, length ``len(index.cells)``) for a filter
-    (``value="key_sum"``: the sums of their record keys, float64)."""
+    (``value="key_sum"``: the sums of their record keys, float64; ``"both"``: the two as a tuple)."""
     mask = _complaint_mask(cube, index, quarters=quarters, categories=categories, weekdays=weekdays,
                            hours=hours, districts=districts)
     cells = cube["cell"].to_numpy()
     mask &= cells >= 0
-    return _typed(np.bincount(cells[mask], weights=_values(cube, value)[mask],
-                              minlength=len(index.cells)), value)
+    return _sum_by(cells[mask], cube, mask, len(index.cells), value)
 
 
 def complaint_counts_by_quarter(cube: pd.DataFrame, index: CellIndex, quarters: Sequence[int | str], *,
@@ -592,9 +600,7 @@ def complaint_counts_by_quarter(cube: pd.DataFrame, index: CellIndex, quarters: 
     mask &= cells >= 0
     row = pd.Index(qs).get_indexer(cube["quarter"].to_numpy()[mask]).astype(np.int64)
     n = len(index.cells)
-    flat = np.bincount(row * n + cells[mask], weights=_values(cube, value)[mask],
-                       minlength=len(qs) * n)
-    return _typed(flat.reshape(len(qs), n), value)
+    return _sum_by(row * n + cells[mask], cube, mask, len(qs) * n, value, (len(qs), n))
 
 
 def complaint_category_counts(cube: pd.DataFrame, index: CellIndex, *, quarters=None, categories=None,
@@ -628,5 +634,4 @@ def complaint_weekday_hour(cube: pd.DataFrame, index: CellIndex | None = None, *
     mask = _complaint_mask(cube, index, quarters=quarters, categories=categories, weekdays=weekdays,
                            hours=hours, districts=districts)
     key = cube["weekday"].to_numpy()[mask].astype(np.int64) * 24 + cube["hour"].to_numpy()[mask]
-    flat = np.bincount(key, weights=_values(cube, value)[mask], minlength=7 * 24)
-    return _typed(flat.reshape(7, 24), value)
+    return _sum_by(key, cube, mask, 7 * 24, value, (7, 24))

@@ -83,25 +83,23 @@ def complaint_cell_counts(model: SpatialModel, f: Filters, quarters: list[int] |
     if quarters is not None:
         args["quarters"] = quarters
     args.update(categories=categories_of(model, f), districts=list(f.districts) or None)
-    counts = dosage.complaint_counts(model.complaint_cube, model.index, **args)
-    return _published(model, counts, lambda: dosage.complaint_counts(
-        model.complaint_cube, model.index, value="key_sum", **args))
+    return _published(model, dosage.complaint_counts, model.complaint_cube, model.index, **args)
 
 
-def _published(model: SpatialModel, counts: np.ndarray, key_sums) -> np.ndarray:
-    """``counts`` as the model's principal may see them (``key_sums``: a function giving the
-    key sums of the same aggregates; only called when there is a publisher)."""
+def _published(model: SpatialModel, query, *args, **kwargs) -> np.ndarray:
+    """A dosage complaint query as the model's principal may see it: exact counts, or (with a
+    publisher) counts and key sums from one pass, published (suppressed as 0)."""
     if model.publisher is None:
-        return counts
-    return model.publisher.filled(counts, key_sums())
+        return query(*args, **kwargs)
+    counts, key_sums = query(*args, value="both", **kwargs)
+    return model.publisher.filled(counts, key_sums)
 
 
 def complaint_counts_by_quarter(model: SpatialModel, f: Filters, quarters: list[int]) -> np.ndarray:
     args = {"categories": categories_of(model, f), "districts": list(f.districts) or None,
             "weekdays": list(f.weekdays) or None, "hours": None if f.hours == (0, 24) else f.hours}
-    counts = dosage.complaint_counts_by_quarter(model.complaint_cube, model.index, quarters, **args)
-    return _published(model, counts, lambda: dosage.complaint_counts_by_quarter(
-        model.complaint_cube, model.index, quarters, value="key_sum", **args))
+    return _published(model, dosage.complaint_counts_by_quarter, model.complaint_cube, model.index,
+                      quarters, **args)
 
 
 def presence_minutes(model: SpatialModel, f: Filters) -> dict[str, np.ndarray]:
@@ -188,9 +186,7 @@ def gap(model: SpatialModel, f: Filters, spots: pd.DataFrame | None = None) -> p
 def weekday_hour(model: SpatialModel, f: Filters) -> np.ndarray:
     """Complaints as 7 x 24 (weekday x hour) for the filters."""
     args = {"categories": categories_of(model, f), "districts": list(f.districts) or None, **_common(f)}
-    counts = dosage.complaint_weekday_hour(model.complaint_cube, model.index, **args)
-    return _published(model, counts, lambda: dosage.complaint_weekday_hour(
-        model.complaint_cube, model.index, value="key_sum", **args))
+    return _published(model, dosage.complaint_weekday_hour, model.complaint_cube, model.index, **args)
 
 
 def district_hours_by_quarter(model: SpatialModel, f: Filters, quarters: list[int]) -> pd.DataFrame:

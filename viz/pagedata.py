@@ -181,7 +181,7 @@ def incidents_per_district(bundle: DataBundle, f: Filters) -> pd.Series:
     counts = inc.loc[mask, "district_id"].value_counts()
     if bundle.publisher is None:
         return counts
-    keys = pd.Series(bundle.publisher.record_keys(inc["incident_id"].to_numpy()[mask]),
+    keys = pd.Series(bundle.publisher.keys_of(inc, "incident_id")[mask],
                      index=inc.loc[mask, "district_id"].to_numpy())
     return bundle.publisher.series(counts, keys.groupby(level=0).sum())
 
