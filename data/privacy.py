@@ -274,6 +274,24 @@ def published_counts(counts: np.ndarray | Sequence[float], key_sums: np.ndarray 
 
 
 # --- the publisher: one choke point for everything a viewer sees ---------------------------------
+#
+# A viewer's bundle (data.roles.restrict) and the spatial model built from it carry a Publisher;
+# every count a viewer's page, chart, map or export shows is published through it:
+#
+# | viewer-visible number                                   | published as                        |
+# |---------------------------------------------------------|-------------------------------------|
+# | complaints, open complaints, staff incidents (KPIs)     | cell key method, NaN below k        |
+# | previous period, change %, z signal, "what changed"     | from the published counts           |
+# | district complaints/previous/open/incidents (table, CSV, | cell key method per district        |
+# |   choropleth, GeoPackage)                                |                                     |
+# | per 1,000 inhabitants, district trend z                 | from the published counts           |
+# | complaints per H3 cell (layers, GeoJSON, GeoPackage)    | cell key method, 0/null below k     |
+# | Gi* z and class, emerging classes, gap list and ranks   | computed from published cell counts |
+# | trend, category chart, weekday x hour, district profile | cell key method per point/bar/bin   |
+# | patrol hours, presence minutes, joint share             | exact (not records of people)       |
+#
+# A number derived only from published numbers (post-processing) cannot reveal more than they
+# do. Coordinators, admins and the local single-user mode have no publisher (exact numbers).
 
 def secret_tag(secret: str) -> str:
     """A short, one-way tag of the cell key secret (stored with prepared key sums: a changed
