@@ -353,20 +353,59 @@ def viewer_attack(viewer, models, pair: str) -> dict[str, int]:
     ta = viewer_numbers(viewer, models[ra], fa, exact=True)
     tb = viewer_numbers(viewer, models[rb], fb, exact=True)
     out = {"shared": 0, "before_revealed": 0, "small": 0, "certain": 0, "naive_right": 0}
-    for label in sa.keys() & sb.keys():
-        a, b = sa[label], sb[label]
-        if (np.isnan(a) or a == 0) and (np.isnan(b) or b == 0):
+    for label, a, b, true_a, true_b in _comparable(sa, sb, ta, tb, ra, rb):
+        group = isinstance(b, tuple)  # a coarse cell against its finer child cells
+        if not group and (np.isnan(a) or a == 0) and (np.isnan(b) or b == 0):
             continue
         out["shared"] += 1
-        d = ta[label] - tb[label]
-        out["before_revealed"] += int(ta[label] >= K and tb[label] >= K and 1 <= abs(d) <= K - 1)
-        possible = {x - y for x in _sources(a, PTABLE, K) for y in _sources(b, PTABLE, K)}
-        assert d in possible, (pair, label, a, b, ta[label], tb[label])  # the attacker's model is right
+        d = true_a - true_b
+        out["before_revealed"] += int(true_a >= K and true_b >= K and 1 <= abs(d) <= K - 1)
+        b_sources = _sum_sources(b) if group else set(_sources(b, PTABLE, K))
+        possible = {x - y for x in _sources(a, PTABLE, K) for y in b_sources}
+        assert d in possible, (pair, label, a, b, true_a, true_b)  # the attacker's model is right
         out["certain"] += int(len(possible) == 1 and 1 <= abs(next(iter(possible))) <= K - 1)
         if 1 <= abs(d) <= K - 1:
             out["small"] += 1
-            out["naive_right"] += int(a - b == d)
+            shown_b = float(np.nansum(b)) if group else b
+            out["naive_right"] += int(a - shown_b == d)
     return out
+
+
+def _sum_sources(children: tuple[float, ...]) -> set[int]:
+    """The true totals a group of shown cells can stand for (each: its sources, or 0..k-1 when
+    it is suppressed or not shown)."""
+    totals = {0}
+    for v in children:
+        totals = {t + x for t in totals for x in _sources(v, PTABLE, K)}
+    return totals
+
+
+def _comparable(sa, sb, ta, tb, ra: int, rb: int):
+    """(label, shown a, shown b, true a, true b) of the numbers an attacker can set against each
+    other: the same label in both views; between two H3 resolutions also a cell of the coarser one
+    against its child cells of the finer one (shown b: the children's shown values, a tuple)."""
+    for label in sa.keys() & sb.keys():
+        yield label, sa[label], sb[label], ta[label], tb[label]
+    if ra == rb:
+        return
+    import h3
+
+    fine, coarse = (sb, tb, rb), (sa, ta, ra)
+    if rb < ra:
+        fine, coarse = coarse, fine
+    (s_f, t_f, _), (s_c, t_c, r_c) = fine, coarse
+    children: dict[str, list[str]] = {}
+    for label in t_f:
+        if label.startswith("cell:"):
+            children.setdefault(h3.cell_to_parent(label[5:], r_c), []).append(label)
+    for parent, kids in children.items():
+        label = f"cell:{parent}"
+        if label not in t_c:
+            continue
+        shown_kids = tuple(s_f.get(kid, float("nan")) for kid in kids)
+        if all(np.isnan(v) or v == 0 for v in shown_kids) and (np.isnan(s_c.get(label, np.nan))):
+            continue
+        yield label, s_c.get(label, float("nan")), shown_kids, t_c[label], sum(t_f[kid] for kid in kids)
 
 
 @pytest.mark.parametrize("pair", list(VIEWER_PAIRS))
