@@ -70,10 +70,11 @@ def main() -> int:
     parser.add_argument("--no-commit", action="store_true")
     args = parser.parse_args()
     s = Sampler()
+    from cli import PREPARER
     from data.importers import pipeline
     from data.storeapi import open_store
 
-    store = open_store(args.store)
+    store = open_store(args.store, preparer=PREPARER)
     s.stage("start")
     if args.chunked:
         report = pipeline.prepare_import(args.kind, args.file, store=store)
@@ -90,8 +91,22 @@ def main() -> int:
     report.to_dict()
     print(report.summary())
     if not args.no_commit and report.ok:
+        import data.store as store_mod
+
+        read_folder, preparer = store_mod.read_folder, store.preparer
+
+        def checked(*a: object, **k: object) -> object:  # the store re-reads the new version
+            s.stage("write")
+            out = read_folder(*a, **k)
+            s.stage("re-read")
+            return out
+
+        store_mod.read_folder = checked
+        if preparer is not None:
+            store.preparer = lambda folder: preparer(folder)
         store.commit(report)
-        s.stage("commit")
+        s.stage("prepare")
+        store_mod.read_folder = read_folder
     s.stop = True
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"bench": "import_memory", "file": Path(args.file).name, "chunked": args.chunked,

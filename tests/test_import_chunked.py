@@ -266,8 +266,9 @@ def test_cli_chunked_import_and_failure_leave_store_right(tmp_path: Path) -> Non
     the same records as the whole-file path; a file rejected whole leaves the store unchanged."""
     store = tmp_path / "store"
     env_base = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LAGEBILD_LANG": "en"}
-    subprocess.run([sys.executable, "-m", "data", "import", "districts", str(shapefile_zip(tmp_path / "b.zip")),
-                    "--store", str(store)], cwd=ROOT, env=env_base, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "data", "import", "districts",
+                    str(shapefile_zip(tmp_path / "b.zip")), "--store", str(store)],
+                   cwd=ROOT, env=env_base, check=True, capture_output=True)
     csv_path = plain_with_problems(tmp_path / "p.csv")
     code = ("import runpy, sys; import data.importers.readers as r; r.CHUNK_MIN_BYTES = 1; r.CHUNK_ROWS = 5; "
             "sys.argv = ['data'] + sys.argv[1:]; runpy.run_module('data', run_name='__main__')")
@@ -291,3 +292,79 @@ def test_cli_chunked_import_and_failure_leave_store_right(tmp_path: Path) -> Non
     last = json.loads(out.stdout.strip().splitlines()[-1])
     assert last["records_accepted"] == 0 and last["errors"][0]["row"] == 1
     assert tree_hash(store) == before
+
+
+# --- per-format limits: formats read whole are refused above their limit, the store unchanged ------
+
+def _geojson_points(path: Path) -> Path:
+    lat, lon = INSIDE_MITTE
+    feats = [{"type": "Feature",
+              "properties": {"complaint_id": f"J-{i}", "received_at": "2026-07-01T10:00:00", "category": "laerm"},
+              "geometry": {"type": "Point", "coordinates": [lon, lat]}} for i in range(50)]
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": feats}), encoding="utf-8")
+    return path
+
+
+def _xlsx_points(path: Path) -> Path:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["complaint_id", "received_at", "category", "lat", "lon"])
+    for i in range(50):
+        ws.append([f"X-{i}", "2026-07-01 10:00", "laerm", INSIDE_MITTE[0], INSIDE_MITTE[1]])
+    wb.save(path)
+    return path
+
+
+LIMIT_CASES = [
+    # (format key, data set, writer, what the message recommends instead)
+    ("json", "complaints", _geojson_points, "CSV"),
+    ("xlsx", "complaints", _xlsx_points, "CSV"),
+    ("shapefile", "districts", lambda p: shapefile_zip(p), "GeoPackage"),
+]
+
+
+@pytest.mark.parametrize(("fmt", "kind", "writer", "instead"), LIMIT_CASES, ids=[c[0] for c in LIMIT_CASES])
+def test_file_over_its_format_limit_is_refused(fmt: str, kind: str, writer: Callable[[Path], Path],
+                                               instead: str, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from data.cli import main
+
+    store = tmp_path / "store"
+    assert main(["import", "districts", str(shapefile_zip(tmp_path / "b.zip")), "--store", str(store)]) == 0
+    path = writer(tmp_path / f"f.{fmt}")
+    size = path.stat().st_size
+    assert main(["import", kind, str(path), "--store", str(store), "--dry-run"]) == 0  # under the limit
+    before = tree_hash(store)
+    limit_mb = size / 2**20 / 2
+    monkeypatch.setenv(f"LAGEBILD_IMPORT_MAX_MB_{fmt.upper()}", f"{limit_mb:.6f}")
+    capsys.readouterr()
+    code = main(["import", kind, str(path), "--store", str(store), "--json", "--lang", "en"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    last = json.loads(out.strip().splitlines()[-1])
+    reason = last["errors"][0]["reason"]
+    assert path.name in reason and f"LAGEBILD_IMPORT_MAX_MB_{fmt.upper()}" in reason
+    assert "accepted up to" in reason and instead in reason
+    assert last["imported"] is False and "Traceback" not in err
+    assert tree_hash(store) == before
+    code = main(["import", kind, str(path), "--store", str(store), "--json", "--lang", "de"])
+    assert code == 1 and "ganz in den Speicher" in capsys.readouterr().out
+
+
+def test_csv_read_whole_has_a_limit_but_not_on_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An upload (bytes, the Daten page) is read whole: refused over the CSV limit with the
+    advice to use the command line; the same file on disk is read in chunks."""
+    from data.importers import ImportError_, read_file
+
+    path = plain_with_problems(tmp_path / "p.csv")
+    monkeypatch.setenv("LAGEBILD_IMPORT_MAX_MB_CSV", f"{path.stat().st_size / 2**20 / 2:.6f}")
+    with pytest.raises(ImportError_) as info:
+        read_file(path.read_bytes(), "p.csv")
+    assert info.value.key == "format_too_large"
+    assert "python -m data import" in info.value.message("en")
+    monkeypatch.setattr(readers_mod, "CHUNK_MIN_BYTES", 100)
+    report = prepare_import("complaints", path, districts=districts_frame(), lang="en")
+    assert report.records_total == 40

@@ -98,10 +98,21 @@ class ImportReport:
     new_categories: pd.DataFrame | None = None
     not_geocoded: int = 0
     geocoded: int = 0
+    #: set by :meth:`release_frame`: the accepted count once the records are handed over
+    released: int | None = None
 
     @property
     def records_accepted(self) -> int:
-        return len(self.frame)
+        return len(self.frame) if self.released is None else self.released
+
+    def release_frame(self) -> pd.DataFrame:
+        """Hand the accepted records over (the file store writes them, then nothing keeps them:
+        a large import does not hold them while the new version is checked and prepared).
+        The counts stay; ``frame`` becomes empty."""
+        frame = self.frame
+        self.released = len(frame)
+        self.frame = frame.iloc[:0]
+        return frame
 
     @property
     def records_rejected(self) -> int:
@@ -495,6 +506,8 @@ def _prepare_chunked(kind: str, chunks: CsvChunks, *, mapping: Mapping[str, str]
             _shift_rows(rep, offset, lang)
             offset += rep.records_total
             reports.append(rep)
+            del raw, rep
+            _release_memory()
 
     try:
         _guarded(lambda: run(chunks.chunks()), chunks.name)
@@ -506,7 +519,12 @@ def _prepare_chunked(kind: str, chunks: CsvChunks, *, mapping: Mapping[str, str]
     if not reports or proposal is None:
         raise ImportError_("no_records", file=chunks.name)
     total = sum(r.records_total for r in reports)
-    frame = pd.concat([r.frame for r in reports], ignore_index=True)
+    parts = [r.frame for r in reports]
+    for r in reports:  # the concatenated frame is the only copy that stays
+        r.frame = parts[0].iloc[:0]
+    frame = pd.concat(parts, ignore_index=True)
+    del parts
+    _release_memory()
     unused = chunks.unused_columns()
     rejected = pd.concat([r.rejected for r in reports], ignore_index=True).drop(columns=unused)
     notes = list(state.notes)
@@ -536,6 +554,17 @@ def _prepare_chunked(kind: str, chunks: CsvChunks, *, mapping: Mapping[str, str]
         columns=[c for c in first.columns if c not in unused], constants=dict(first.constants),
         source_crs=source_crs, notes=[msg(k, lang, **p) for k, p in merged], new_categories=new_cats,
         geocoded=sum(r.geocoded for r in reports), not_geocoded=sum(r.not_geocoded for r in reports))
+
+
+def _release_memory() -> None:
+    """Give the freed memory of a chunk back to the system (glibc keeps it in its arenas, where
+    the fragments of millions of small strings would add up across chunks)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
 
 
 def _shift_rows(report: ImportReport, offset: int, lang: str) -> None:

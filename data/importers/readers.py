@@ -43,9 +43,12 @@ import shapely.geometry
 from data.importers import crs as crs_mod
 from data.importers import gdal
 from data.importers.errors import (
+    FORMAT_INSTEAD,
     ZIP_EXPANSION_FACTOR,
     ImportError_,
     excerpt,
+    format_limit_bytes,
+    format_limit_env,
     max_cells,
     max_columns,
     max_depth,
@@ -197,6 +200,20 @@ def _check_columns(count: int, cells: list[object], name: str) -> None:
 
 # --- entry point -----------------------------------------------------------------------------
 
+_FORMAT_NAMES = {"csv": "CSV", "json": "JSON/GeoJSON", "xlsx": "XLSX", "shapefile": "Shapefile (ZIP)",
+                 "kmz": "KMZ"}
+
+
+def check_format_size(fmt: str, size: int, name: str) -> None:
+    """Refuse a file over the size limit of its format (formats read whole; see
+    :data:`data.importers.errors.FORMAT_LIMITS_MB`) before it is parsed."""
+    limit = format_limit_bytes(fmt)
+    if limit is not None and size > limit:
+        raise ImportError_("format_too_large", file=name, format=_FORMAT_NAMES.get(fmt) or gdal.label(fmt),
+                           size_mb=_mb(size), limit_mb=_mb(limit), env=format_limit_env(fmt),
+                           instead=Msg.of(FORMAT_INSTEAD[fmt]))
+
+
 def source_bytes(source: str | Path | bytes | BinaryIO, name: str | None = None,
                  max_bytes: int | None = None) -> tuple[bytes, str]:
     """Read the raw bytes of a path, bytes or a file-like object (e.g. st.UploadedFile).
@@ -250,6 +267,7 @@ def read_source(source: str | Path | bytes | BinaryIO, name: str | None = None, 
         raise ImportError_("bare_shp", file=name)
     fmt = gdal.sniff(data)
     if fmt is not None:
+        check_format_size(fmt, len(data), name)
         return _read_gdal(data, name, fmt, crs, layer)
     first = data.lstrip(b" \t\r\n\xef\xbb\xbf")[:1]
     if first not in (b"{", b"[") and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -257,6 +275,7 @@ def read_source(source: str | Path | bytes | BinaryIO, name: str | None = None, 
     text, encoding, how = _decode(data, name)
     stripped = text.lstrip()
     if stripped[:1] in ("{", "["):
+        check_format_size("json", len(data), name)
         _check_depth(data if encoding != "UTF-16" else text.encode("utf-8", "surrogatepass"), name)
         try:
             return _read_json(text, name, crs)
@@ -264,6 +283,7 @@ def read_source(source: str | Path | bytes | BinaryIO, name: str | None = None, 
             raise ImportError_("json_too_deep", file=name, limit=max_depth(), offset="?") from None
     if encoding == "UTF-16":
         _check_lines(text.encode("utf-8", "surrogatepass"), name)
+    check_format_size("csv", len(data), name)  # on disk, large CSV files are read in chunks
     table = _read_csv(text, name)
     table.notes.insert(0, ("note_encoding", {"encoding": encoding, "how": how}))
     return table
@@ -540,12 +560,15 @@ def _read_zip(data: bytes, name: str, crs: pyproj.CRS | None, limit: int,
                     and info.file_size > limit:
                 raise ImportError_("zip_too_large", file=f"{name}: {info.filename}",
                                    size_mb=_mb(info.file_size), limit_mb=_mb(limit))
+        check_format_size("xlsx", len(data), name)
         return _read_xlsx(data, name)
     members = [n for n in names if not n.startswith("__MACOSX/") and not n.endswith("/")]
     shps = [n for n in members if n.lower().endswith(".shp")]
     gis = [n for n in members if Path(n).suffix.lower() in gdal.ZIP_SUFFIXES]
     if not shps and gis:  # KMZ (doc.kml) or a zipped GeoPackage/FlatGeobuf/GML/GPX
         return _read_zipped_gdal(zf, gis, name, crs, limit, layer)
+    if shps:
+        check_format_size("shapefile", len(data), name)
     if not shps:
         listing = ", ".join(members[:20]) or "—"
         raise ImportError_("zip_no_shp", file=name, members=listing)
@@ -1000,6 +1023,7 @@ def _read_zipped_gdal(zf: zipfile.ZipFile, members: list[str], name: str, crs: p
     except (zipfile.BadZipFile, OSError, RuntimeError, ValueError) as exc:
         raise ImportError_("zip_bad", file=member, detail=str(exc)) from None
     fmt = gdal.sniff(data) or gdal.ZIP_SUFFIXES[Path(member).suffix.lower()]
+    check_format_size("kmz" if fmt == "kml" else fmt, len(data), name)  # unpacked: what GDAL reads
     table = _read_gdal(data, name, fmt, crs, layer)
     if fmt == "kml":
         table.format = "kmz"
@@ -1046,9 +1070,10 @@ class CsvChunks:
         discarded by the caller when :class:`RestartChunks` is raised."""
         reader = None
         try:
-            reader = pd.read_csv(self.path, sep=self.delimiter, header=None, dtype=str, keep_default_na=False,
-                                 na_filter=False, skip_blank_lines=False, engine="c", quotechar='"',
-                                 encoding=self.encoding, encoding_errors=self.errors, chunksize=self.chunk_rows)
+            reader = pd.read_csv(self.path, sep=self.delimiter, header=None, dtype=str,
+                                 keep_default_na=False, na_filter=False, skip_blank_lines=False, engine="c",
+                                 quotechar='"', encoding=self.encoding, encoding_errors=self.errors,
+                                 chunksize=self.chunk_rows)
             for grid in reader:
                 table = self._table(grid, None)
                 if table is not None:
