@@ -299,7 +299,8 @@ def test_cli_chunked_import_and_failure_leave_store_right(tmp_path: Path) -> Non
 def _geojson_points(path: Path) -> Path:
     lat, lon = INSIDE_MITTE
     feats = [{"type": "Feature",
-              "properties": {"complaint_id": f"J-{i}", "received_at": "2026-07-01T10:00:00", "category": "laerm"},
+              "properties": {"complaint_id": f"J-{i}", "received_at": "2026-07-01T10:00:00",
+                             "category": "laerm"},
               "geometry": {"type": "Point", "coordinates": [lon, lat]}} for i in range(50)]
     path.write_text(json.dumps({"type": "FeatureCollection", "features": feats}), encoding="utf-8")
     return path
