@@ -30,9 +30,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "instead_cli": (
         "Größere CSV-Dateien bitte mit der Kommandozeile importieren (python -m data import): "
-        "sie liest CSV stückweise bis zur Upload-Grenze.",
+        "sie liest CSV stückweise bis zur Upload-Grenze (alle Datensätze außer Bezirken, "
+        "Schwerpunkträumen und GPS-Punkten; diese bitte teilen).",
         "Import larger CSV files on the command line (python -m data import): it reads CSV in "
-        "chunks up to the upload limit.",
+        "chunks up to the upload limit (every data set but districts, focus areas and GPS "
+        "fixes; split those).",
     ),
     "instead_csv": (
         "Bitte als CSV speichern (CSV wird stückweise gelesen, bis zur Upload-Grenze).",
