@@ -369,3 +369,19 @@ def test_csv_read_whole_has_a_limit_but_not_on_disk(tmp_path: Path, monkeypatch:
     monkeypatch.setattr(readers_mod, "CHUNK_MIN_BYTES", 100)
     report = prepare_import("complaints", path, districts=districts_frame(), lang="en")
     assert report.records_total == 40
+
+
+def test_commit_with_release_hands_the_records_over(tmp_path: Path) -> None:
+    """The command line's commit: the store writes the records, the report keeps its counts but
+    no longer the records (so they can be freed before the new version is re-read)."""
+    from data.store import Store
+
+    store = Store(tmp_path / "store")
+    store.commit(prepare_import("districts", shapefile_zip(tmp_path / "b.zip")))
+    report = prepare_import("complaints", plain_with_problems(tmp_path / "p.csv"), store=store, lang="en")
+    accepted, rejected = report.records_accepted, report.records_rejected
+    ids = sorted(report.frame["complaint_id"])
+    version = store.commit(report, release=True)
+    assert version.dataset == "complaints"
+    assert report.frame.empty and (report.records_accepted, report.records_rejected) == (accepted, rejected)
+    assert sorted(store.read_dataset("complaints")["complaint_id"]) == ids
