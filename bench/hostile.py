@@ -12,6 +12,12 @@ line is one JSON object with all figures.
     .venv/bin/python bench/hostile.py              # full size (writes about 2.5 GB to /tmp)
     .venv/bin/python bench/hostile.py --small      # the test sizes with the test limits
     .venv/bin/python bench/hostile.py --only csv-one-line-190MB zip-bomb-shp
+    .venv/bin/python bench/hostile.py --only valid- over-   # valid files at the limits (issue #15)
+
+The ``valid-*`` cases are valid complaint files of every format (bench/large_files.py): CSV at
+the 200 MB upload limit (read in chunks), the formats read whole just under their own limits
+(data.importers.errors.FORMAT_LIMITS_MB). They are imported for real into a copy of the store,
+so the figures include writing the new version and its prepared form.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,8 +36,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO))
 
+import large_files  # noqa: E402
 from hostile_corpus import CASES, HEADER, TEST_ENV, Case  # noqa: E402
 from import_fixtures import shapefile_zip  # noqa: E402
+
+from data.importers.errors import FORMAT_LIMITS_MB  # noqa: E402
 
 BUDGET_S = 60.0
 BUDGET_MB = 1536.0
@@ -54,13 +64,46 @@ def valid_csv(path: Path, full: bool) -> None:
 EXTRA = [Case("csv-valid-190MB", "complaints", "beschwerden.csv", valid_csv, "rows", None, None)]
 
 
+def _valid(fmt: str, full_mb: float) -> Case:
+    """A valid complaint file of ``fmt`` (bench/large_files.py) of about ``full_mb`` MB: at the
+    upload limit for CSV, just under the format's own limit for the formats read whole."""
+    name, writer = large_files.FORMATS[fmt]
+
+    def write(path: Path, full: bool) -> None:
+        writer(path, int((full_mb if full else 0.3) * 2**20))
+
+    return Case(f"valid-{fmt}-{full_mb:g}MB", "complaints", name, write, "rows", None, None)
+
+
+#: Valid large files of every format, imported for real (written and prepared) into a copy of
+#: the store: the budget covers the whole command-line import.
+VALID = [_valid("csv", 190), _valid("csv-excel", 190)] + [
+    _valid(fmt, round(FORMAT_LIMITS_MB[key] * 0.95, 1)) for fmt, key in (
+        ("geojson", "json"), ("open311", "json"), ("xlsx", "xlsx"), ("shapefile", "shapefile"),
+        ("gpkg", "gpkg"), ("flatgeobuf", "flatgeobuf"), ("gml", "gml"), ("kml", "kml"), ("gpx", "gpx"))]
+#: Over the limit of its format: refused before parsing.
+OVER = [Case("over-limit-geojson-80MB", "complaints", "gross.geojson",
+             lambda path, full: large_files.geojson(path, int((80 if full else 0.3) * 2**20)), "rejected",
+             "format_too_large")]
+EXTRA_ARGS = {"valid-gpx": ["--map", "complaint_id=name", "--map", "received_at=time", "--map",
+                            "category=type"],
+              "valid-kml": ["--set", "received_at=2026-07-01 10:00"]}
+
+
 def run(case: Case, folder: Path, store: Path, env: dict[str, str], full: bool) -> dict:
     path = folder / f"{case.id}-{case.name}"
     t0 = time.perf_counter()
     case.write(path, full)
     written = time.perf_counter() - t0
-    cmd = [sys.executable, "-m", "data", "import", case.kind, str(path), "--store", str(store), "--dry-run",
-           "--json"]
+    real = case in VALID  # imported for real into a copy of the store (write + prepare included)
+    target = store
+    if real:
+        target = folder / "store-copy"
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(store, target)
+    extra = next((v for k, v in EXTRA_ARGS.items() if case.id.startswith(k)), [])
+    cmd = [sys.executable, "-m", "data", "import", case.kind, str(path), "--store", str(target), "--json",
+           *extra, *([] if real else ["--dry-run"])]
     t0 = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=err)
@@ -87,10 +130,13 @@ def run(case: Case, folder: Path, store: Path, env: dict[str, str], full: bool) 
         "records_total": report.get("records_total"), "records_rejected": report.get("records_rejected"),
         "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2), "peak_rss_mb": round(rss_mb, 1),
         "traceback": "Traceback" in stderr, "within_budget": cpu <= BUDGET_S and rss_mb <= BUDGET_MB,
-        "write_seconds": round(written, 1),
+        "write_seconds": round(written, 1), "imported": bool(report.get("imported")),
+        "records_accepted": report.get("records_accepted"),
         "message": reason[:160],
     }
     path.unlink()
+    if real:
+        shutil.rmtree(target, ignore_errors=True)
     return result
 
 
@@ -98,7 +144,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--small", action="store_true", help="test sizes with the test limits")
-    parser.add_argument("--only", nargs="*", help="case ids")
+    parser.add_argument("--only", nargs="*", help="case ids (a prefix selects all its cases, e.g. valid-)")
+    parser.add_argument("--tmp", help="folder for the generated files (default: the system's)")
     args = parser.parse_args()
     env = dict(os.environ)
     for name in TEST_ENV:
@@ -106,14 +153,14 @@ def main() -> int:
     if args.small:
         env.update(TEST_ENV)
     results = []
-    with tempfile.TemporaryDirectory(prefix="lagebild-hostile-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="lagebild-hostile-", dir=args.tmp) as tmp:
         folder = Path(tmp)
         store = folder / "store"
         districts = shapefile_zip(folder / "b.zip")
         subprocess.run([sys.executable, "-m", "data", "import", "districts", str(districts),
                         "--store", str(store)], cwd=REPO, env=env, check=True, capture_output=True)
-        for case in CASES + EXTRA:
-            if args.only and case.id not in args.only:
+        for case in CASES + EXTRA + VALID + OVER:
+            if args.only and not any(case.id.startswith(o) for o in args.only):
                 continue
             r = run(case, folder, store, env, not args.small)
             results.append(r)

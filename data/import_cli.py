@@ -160,6 +160,7 @@ def _print_progress(done: int, total: int, text: str) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
+    from data.store import Store as FileStore
     from data.store import StoreError
     from data.storeapi import open_store
 
@@ -222,7 +223,9 @@ def run_import(args: argparse.Namespace) -> int:
         print(msg("dry_run", lang))
     else:
         try:
-            version = store.commit(report, default_field=args.default_field)
+            # the file store may free the records once written (bounded memory, issue #15)
+            extra = {"release": True} if isinstance(store, FileStore) else {}
+            version = store.commit(report, default_field=args.default_field, **extra)
             print(msg("imported", lang, version=version.generation, store=store.root))
         except StoreError as exc:
             print(msg("store_failed", lang, detail=exc.message(lang)), file=sys.stderr)

@@ -341,13 +341,20 @@ class Store:
         return PlanArchive(self.root / "plans")
 
     # --- writing -------------------------------------------------------------------------------
-    def commit(self, report: ImportReport, default_field: str = "oeffentliche_raeume") -> Version:
-        """Store the accepted records of ``report`` as the new version of its data set."""
+    def commit(self, report: ImportReport, default_field: str = "oeffentliche_raeume",
+               release: bool = False) -> Version:
+        """Store the accepted records of ``report`` as the new version of its data set.
+
+        ``release``: the report hands its records over (:meth:`ImportReport.release_frame`) and
+        they are freed once written, before the new version is re-read and prepared (bounded
+        memory of large imports, issue #15)."""
         if report.records_accepted == 0:
             raise StoreError("store_nothing")
-        changes = {report.kind: report.frame}
         info = {report.kind: {"source": report.source_name, "records": report.records_accepted,
                               "rejected": report.records_rejected, "action": "import"}}
+        # a report marked for hand-over (the command line) gives up its records: only the
+        # store holds them, and frees them once written (before the new version is re-read)
+        changes = {report.kind: report.release_frame() if release else report.frame}
         for name, frame in getattr(report, "related", {}).items():  # a GPS import: patrols too
             changes[name] = frame
             info[name] = {"source": report.source_name, "records": len(frame), "rejected": 0,
@@ -359,7 +366,7 @@ class Store:
                        "mapping": report.mapping, "time": _now()})
         return self._write(changes, info, action="import", source=report.source_name,
                            new_categories=report.new_categories, memory=memory,
-                           default_field=default_field, notes=[])
+                           default_field=default_field, notes=[], release=release)
 
     def restore(self, generation: int, dataset: str | None = None) -> Version:
         """Make ``dataset`` (or every data set) as it was in ``generation`` current again.
@@ -387,11 +394,12 @@ class Store:
                source: str, new_categories: pd.DataFrame | None = None,
                memory: tuple[str, dict[str, Any]] | None = None,
                default_field: str = "oeffentliche_raeume", restored_from: int | None = None,
-               notes: list[str]) -> Version:
+               notes: list[str], release: bool = False) -> Version:
         created_root = not self.root.exists()
         staging: Path | None = None
         target: Path | None = None
         committed = False
+        written = set(changes)  # the data sets asked for (changes may be freed on the way)
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             with self._lock():
@@ -417,6 +425,10 @@ class Store:
                 previous = self.current_folder() if head["generation"] else None
                 for name in DATASETS:
                     self._place(name, frames[name], staging, previous, name in changed)
+                if release:  # written: the frames are read back from the files below
+                    frames.clear()
+                    changes.clear()
+                    _release_memory()
                 time = _now()
                 old_meta = self._meta(int(head["generation"])) if head["generation"] else {}
                 sources = dict(old_meta.get("sources", {}))
@@ -462,7 +474,7 @@ class Store:
                 if created_root and self.root.exists() and not any(self.root.iterdir()):
                     self.root.rmdir()
         versions = [v for v in self.versions() if v.generation == gen]
-        primary = next((v for v in versions if v.dataset in changes), versions[0])
+        primary = next((v for v in versions if v.dataset in written), versions[0])
         return primary
 
     @staticmethod
@@ -478,6 +490,16 @@ class Store:
             if any(staging.glob(f"{name}.*")):
                 return
         write_dataset(name, frame, staging)
+
+
+def _release_memory() -> None:
+    """Return freed memory to the system (glibc's malloc_trim; nothing elsewhere)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _reconcile(frames: dict[str, pd.DataFrame], changed: set[str], info: dict[str, dict[str, Any]],

@@ -99,3 +99,43 @@ def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
     if len(text) <= limit:
         return text
     return f"{text[:limit]}… ({len(text):,} characters)"
+
+
+# --- per-format size limits (issue #15): formats read whole into memory ---------------------------
+
+#: Megabytes up to which a format is read, for the formats that must be read whole (parsed
+#: into Python objects or through GDAL): each keeps the whole command-line import of a file
+#: at its limit within 60 s and 1.5 GB RSS on the reference machine (bench/hostile.py).
+#: CSV files on disk are read in chunks up to the upload limit; "csv" is the limit of a CSV
+#: read whole (an upload on the Daten page, UTF-16 files).
+FORMAT_LIMITS_MB: dict[str, float] = {
+    "csv": 64.0, "json": 64.0, "xlsx": 10.0, "shapefile": 40.0, "gpkg": 50.0, "flatgeobuf": 64.0,
+    "gml": 50.0, "kml": 16.0, "kmz": 16.0, "gpx": 10.0,
+}
+#: What to use instead of a file over its format's limit (message keys in messages.py).
+FORMAT_INSTEAD = {"csv": "instead_cli", "xlsx": "instead_csv", "json": "instead_csv_gpkg",
+                  "shapefile": "instead_gpkg", "kml": "instead_csv_gpkg", "kmz": "instead_csv_gpkg",
+                  "gpx": "instead_csv_gps", "gpkg": "instead_split", "flatgeobuf": "instead_split",
+                  "gml": "instead_gpkg"}
+
+
+def format_limit_env(fmt: str) -> str:
+    return f"LAGEBILD_IMPORT_MAX_MB_{fmt.upper()}"
+
+
+def format_limit_bytes(fmt: str) -> int | None:
+    """The size limit of ``fmt`` in bytes (env ``LAGEBILD_IMPORT_MAX_MB_<FORMAT>`` overrides),
+    ``None`` for formats without one."""
+    if fmt not in FORMAT_LIMITS_MB:
+        return None
+    name = format_limit_env(fmt)
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return int(FORMAT_LIMITS_MB[fmt] * 2**20)
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of megabytes, got {text!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {text!r}")
+    return int(value * 2**20)

@@ -22,6 +22,42 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The file {file} is too large: {size_mb} MB (limit {limit_mb} MB, "
         "configurable with LAGEBILD_MAX_UPLOAD_MB).",
     ),
+    "format_too_large": (
+        "Die Datei {file} ({format}) ist {size_mb} MB groß: {format}-Dateien werden ganz in den "
+        "Speicher gelesen und nur bis {limit_mb} MB angenommen (einstellbar mit {env}). {instead}",
+        "The file {file} ({format}) is {size_mb} MB: {format} files are read into memory whole "
+        "and accepted up to {limit_mb} MB (configurable with {env}). {instead}",
+    ),
+    "instead_cli": (
+        "Größere CSV-Dateien bitte mit der Kommandozeile importieren (python -m data import): "
+        "sie liest CSV stückweise bis zur Upload-Grenze (alle Datensätze außer Bezirken, "
+        "Schwerpunkträumen und GPS-Punkten; diese bitte teilen).",
+        "Import larger CSV files on the command line (python -m data import): it reads CSV in "
+        "chunks up to the upload limit (every data set but districts, focus areas and GPS "
+        "fixes; split those).",
+    ),
+    "instead_csv": (
+        "Bitte als CSV speichern (CSV wird stückweise gelesen, bis zur Upload-Grenze).",
+        "Please save it as CSV (CSV is read in chunks, up to the upload limit).",
+    ),
+    "instead_csv_gpkg": (
+        "Bitte als CSV (Punkte mit Breite/Länge, stückweise gelesen) oder GeoPackage exportieren "
+        "oder die Datei teilen.",
+        "Please export it as CSV (points with latitude/longitude, read in chunks) or GeoPackage, "
+        "or split the file.",
+    ),
+    "instead_csv_gps": (
+        "Bitte die GPS-Punkte als CSV exportieren (Gerät, Zeit, Breite, Länge) oder die Datei teilen.",
+        "Please export the GPS fixes as CSV (device, time, latitude, longitude) or split the file.",
+    ),
+    "instead_gpkg": (
+        "Bitte als GeoPackage exportieren (kompakter) oder die Datei teilen.",
+        "Please export it as GeoPackage (more compact) or split the file.",
+    ),
+    "instead_split": (
+        "Bitte die Daten teilen (z. B. nach Jahr) oder Punkte als CSV exportieren.",
+        "Please split the data (e.g. by year) or export points as CSV.",
+    ),
     "zip_too_large": (
         "Das ZIP-Archiv {file} entpackt sich auf {size_mb} MB (Grenze {limit_mb} MB).",
         "The zip archive {file} unpacks to {size_mb} MB (limit {limit_mb} MB).",

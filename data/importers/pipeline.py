@@ -47,7 +47,7 @@ from data.importers import mapping as mp
 from data.importers.errors import ImportError_, UsageError_, excerpt, max_upload_bytes
 from data.importers.geocoding import GeocodeCache, GeocoderSettings, geocode_addresses, query_key
 from data.importers.messages import contract_reason, msg
-from data.importers.readers import RawTable, read_source
+from data.importers.readers import CsvChunks, RawTable, RestartChunks, open_csv_chunks, read_source
 
 
 class Store(Protocol):
@@ -98,10 +98,21 @@ class ImportReport:
     new_categories: pd.DataFrame | None = None
     not_geocoded: int = 0
     geocoded: int = 0
+    #: set by :meth:`release_frame`: the accepted count once the records are handed over
+    released: int | None = None
 
     @property
     def records_accepted(self) -> int:
-        return len(self.frame)
+        return len(self.frame) if self.released is None else self.released
+
+    def release_frame(self) -> pd.DataFrame:
+        """Hand the accepted records over (the file store writes them, then nothing keeps them:
+        a large import does not hold them while the new version is checked and prepared).
+        The counts stay; ``frame`` becomes empty."""
+        frame = self.frame
+        self.released = len(frame)
+        self.frame = frame.iloc[:0]
+        return frame
 
     @property
     def records_rejected(self) -> int:
@@ -355,13 +366,217 @@ def validate_mapping(kind: str, raw: RawTable, mapping: Mapping[str, str],
 def prepare_import(kind: str, source: Any, *, name: str | None = None,
                    mapping: Mapping[str, str] | None = None, store: Store | None = None,
                    crs: str | None = None, max_upload_mb: float | None = None,
-                   layer: str | None = None, **options: Any) -> ImportReport:
-    """Read, map and validate in one go (the CLI path). ``options`` go to :func:`validate_import`."""
+                   layer: str | None = None, chunk_rows: int | None = None, **options: Any) -> ImportReport:
+    """Read, map and validate in one go (the CLI path). ``options`` go to :func:`validate_import`.
+
+    A CSV file on disk larger than :data:`~data.importers.readers.CHUNK_MIN_BYTES` is read
+    and validated in chunks of ``chunk_rows`` lines (default
+    :data:`~data.importers.readers.CHUNK_ROWS`; given explicitly, every CSV file is chunked):
+    the same report and records as the whole-file path, with memory bounded by the chunk and
+    the accepted records (see :func:`_prepare_chunked`)."""
     check_kind(kind)
+    if isinstance(source, str | Path) and kind in CHUNKED_KINDS:
+        chunks = _guarded(lambda: open_csv_chunks(
+            source, name, max_bytes=max_upload_bytes(max_upload_mb), chunk_rows=chunk_rows,
+            min_bytes=0 if chunk_rows else None), _source_name(source, name))
+        if chunks is not None:
+            return _prepare_chunked(kind, chunks, mapping=mapping, store=store, crs=crs, **options)
     raw = read_file(source, name, crs=crs, max_upload_mb=max_upload_mb, layer=layer)
     proposal = suggest_mapping(kind, raw, store, overrides=mapping)
     return validate_import(kind, raw, proposal.mapping, store=store, crs=crs,
                            mapping_origin=proposal.origin, **options)
+
+
+# --- chunked validation (large CSV files, issue #15) -----------------------------------------------
+
+#: Kinds validated in chunks when large: all but polygons, whose parent ids refer within the file.
+CHUNKED_KINDS = tuple(k for k in SPECS if k not in POLYGON_KINDS)
+DUPLICATE_REASON = "duplicate id (already used above)"  # the reason data.contracts.validate gives
+_SUMMED = ("count", "total", "found", "cached", "missing")
+
+
+def _guarded(step: Callable[[], Any], name: str) -> Any:
+    """Run a reading step; unexpected errors become a report naming the file (as in read_file)."""
+    try:
+        return step()
+    except (ImportError_, RestartChunks):
+        raise
+    except (ValueError, TypeError, LookupError, ArithmeticError, RecursionError, MemoryError, OSError,
+            UnicodeError, shapely.errors.ShapelyError) as exc:
+        raise ImportError_("file_unreadable", file=name,
+                           detail=excerpt(f"{type(exc).__name__}: {exc}", 200)) from None
+
+
+@dataclass
+class _Chunking:
+    """What one chunk's validation leaves for the next: the store context (read once), the
+    categories created so far, the CRS guessed for x/y, the ids used so far (as sorted 64-bit
+    hashes, verified against the ids themselves) and each chunk's notes."""
+
+    ctx: _Context | None = None
+    xy_crs: Any = None
+    notes: list[list[tuple[str, dict[str, Any]]]] = field(default_factory=list)
+    seen: list[tuple[np.ndarray, np.ndarray, Any]] = field(default_factory=list)
+
+    def cross_duplicates(self, kind: str, canonical: pd.DataFrame, valid: pd.DataFrame,
+                         verrs: pd.DataFrame) -> pd.DataFrame:
+        """``verrs`` plus "duplicate id" errors for ids that an earlier chunk used (any record,
+        accepted or not: as :func:`data.contracts.validate` does over the whole file)."""
+        import pyarrow as pa
+
+        extra = []
+        for fld in SPECS[kind].fields:
+            if not fld.unique or fld.name not in canonical.columns:
+                continue
+            values = valid[fld.name]
+            idx = np.flatnonzero(values.notna().to_numpy())
+            if idx.size == 0:
+                continue
+            ids = values.iloc[idx].to_numpy(dtype=object)
+            hashes = pd.util.hash_array(ids, categorize=False)
+            hit = np.zeros(idx.size, dtype=bool)
+            for sorted_hashes, order, prior_ids in self.seen:
+                pos = np.searchsorted(sorted_hashes, hashes)
+                pos_ok = np.minimum(pos, len(sorted_hashes) - 1)
+                maybe = np.flatnonzero(~hit & (sorted_hashes[pos_ok] == hashes))
+                for i in maybe:  # verify: a 64-bit hash could collide
+                    if prior_ids[int(order[pos_ok[i]])].as_py() == ids[i]:
+                        hit[i] = True
+            order = np.argsort(hashes, kind="stable")
+            self.seen.append((hashes[order], order, pa.array(ids)))
+            if hit.any():
+                rows = idx[hit] + 1
+                already = verrs[(verrs["column"] == fld.name) & (verrs["reason"] == DUPLICATE_REASON)]
+                new = ~np.isin(rows, already["row"].dropna().astype("int64").to_numpy())
+                extra.append(pd.DataFrame({"dataset": kind, "row": rows[new], "column": fld.name,
+                                           "value": ids[hit][new], "reason": DUPLICATE_REASON}))
+        if not extra:
+            return verrs
+        out = pd.concat([verrs, *extra], ignore_index=True)
+        out["row"] = out["row"].astype("Int64")
+        return out.sort_values(["row", "column"], na_position="first", kind="stable").reset_index(drop=True)
+
+
+def _merge_notes(parts: list[list[tuple[str, dict[str, Any]]]],
+                 total: int) -> list[tuple[str, dict[str, Any]]]:
+    """The chunks' notes as the whole file would give them: one per message, counts summed."""
+    merged: dict[str, dict[str, Any]] = {}
+    for notes in parts:
+        for key, params in notes:
+            if key not in merged:
+                merged[key] = dict(params)
+                continue
+            for p in _SUMMED:
+                if isinstance(params.get(p), int) and isinstance(merged[key].get(p), int):
+                    merged[key][p] += params[p]
+    swapped = merged.get("note_swapped_majority")
+    if swapped is not None:
+        swapped["total"] = total
+        if not (swapped["count"] > 0.5 * total and total >= 3):
+            del merged["note_swapped_majority"]
+    return list(merged.items())
+
+
+def _prepare_chunked(kind: str, chunks: CsvChunks, *, mapping: Mapping[str, str] | None,
+                     store: Store | None, crs: str | None, lang: str = "de",
+                     default_field: str = DEFAULT_FIELD, districts: pd.DataFrame | None = None,
+                     **options: Any) -> ImportReport:
+    """Read, map and validate a CSV file chunk by chunk and merge the chunks' reports.
+
+    Row numbers run across chunks (1 = first record of the file); an id used in an earlier
+    chunk is a duplicate; categories created by one chunk are known to the next; the CRS of
+    x/y columns is guessed once. The mapping is proposed from the first chunk (the whole-file
+    path looks at all records: the fill ratios may differ, the names do not); a new
+    category's Masterplan field comes from the first chunk that holds it.
+    """
+    state = _Chunking()
+    reports: list[ImportReport] = []
+    proposal: MappingProposal | None = None
+
+    def run(tables: Any) -> None:
+        nonlocal proposal
+        offset = 0
+        for raw in tables:
+            if proposal is None:
+                proposal = suggest_mapping(kind, raw, store, overrides=mapping)
+                state.ctx = _context(store, kind, districts)
+            rep = validate_import(kind, raw, proposal.mapping, store=store, crs=crs, lang=lang,
+                                  default_field=default_field, mapping_origin=proposal.origin,
+                                  _chunking=state, **options)
+            _shift_rows(rep, offset, lang)
+            offset += rep.records_total
+            reports.append(rep)
+            del raw, rep
+            _release_memory()
+
+    try:
+        _guarded(lambda: run(chunks.chunks()), chunks.name)
+    except RestartChunks:  # ragged rows: again from the start with the csv module
+        state, reports, proposal = _Chunking(), [], None
+        _guarded(lambda: run(chunks.ragged_chunks()), chunks.name)
+    if chunks.header is None:
+        raise ImportError_("no_header", file=chunks.name)
+    if not reports or proposal is None:
+        raise ImportError_("no_records", file=chunks.name)
+    total = sum(r.records_total for r in reports)
+    parts = [r.frame for r in reports]
+    for r in reports:  # the concatenated frame is the only copy that stays
+        r.frame = parts[0].iloc[:0]
+    frame = pd.concat(parts, ignore_index=True)
+    del parts
+    _release_memory()
+    unused = chunks.unused_columns()
+    rejected = pd.concat([r.rejected for r in reports], ignore_index=True).drop(columns=unused)
+    notes = list(state.notes)
+    head = notes[0][:len(chunks.notes)] if notes else []
+    notes = [head + chunks.end_notes(), *[n[len(chunks.notes):] for n in notes]]
+    merged = _merge_notes(notes, total)
+    new_cats = None
+    created = [r.new_categories for r in reports if r.new_categories is not None and len(r.new_categories)]
+    if kind == "complaints":
+        new_cats = pd.concat(created, ignore_index=True) if created else \
+            pd.DataFrame(columns=["category", "field", "label_de", "label_en"])
+        used = set(frame["category"].dropna()) if "category" in frame.columns else set()
+        new_cats = new_cats[new_cats["category"].isin(used)].reset_index(drop=True)
+        if not new_cats.empty:
+            shown = ", ".join(new_cats["label_de"].head(8)) + (" …" if len(new_cats) > 8 else "")
+            fields_used = ", ".join(sorted(set(new_cats["field"])))
+            merged.append(("note_new_categories", {"count": len(new_cats), "field": fields_used,
+                                                   "names": shown}))
+    sources = [r.source_crs for r in reports if r.source_crs]
+    source_crs = " + ".join(dict.fromkeys(p for s in sources for p in s.split(" + "))) or None
+    first = reports[0]
+    return ImportReport(
+        kind=kind, source_name=chunks.name, format="csv", lang=lang, records_total=total, frame=frame,
+        errors=pd.concat([r.errors for r in reports], ignore_index=True),
+        warnings=pd.concat([r.warnings for r in reports], ignore_index=True), rejected=rejected,
+        mapping=dict(first.mapping), mapping_origin=dict(first.mapping_origin),
+        columns=[c for c in first.columns if c not in unused], constants=dict(first.constants),
+        source_crs=source_crs, notes=[msg(k, lang, **p) for k, p in merged], new_categories=new_cats,
+        geocoded=sum(r.geocoded for r in reports), not_geocoded=sum(r.not_geocoded for r in reports))
+
+
+def _release_memory() -> None:
+    """Give the freed memory of a chunk back to the system (glibc keeps it in its arenas, where
+    the fragments of millions of small strings would add up across chunks)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
+
+
+def _shift_rows(report: ImportReport, offset: int, lang: str) -> None:
+    """Chunk-local row numbers (1 = the chunk's first record) to the file's."""
+    if not offset:
+        return
+    for frame in (report.errors, report.warnings):
+        if len(frame):
+            frame["row"] = frame["row"] + offset
+    if len(report.rejected):
+        col = report.rejected.columns[0]
+        report.rejected[col] = report.rejected[col] + offset
 
 
 # --- validation ----------------------------------------------------------------------------------
@@ -412,7 +627,8 @@ def _validate_import(kind: str, raw: RawTable, mapping: Mapping[str, str] | None
                     geocode_cache: GeocodeCache | None = None,
                     progress: Callable[[int, int, str], None] | None = None, lang: str = "de",
                     default_field: str = DEFAULT_FIELD,
-                    mapping_origin: Mapping[str, str] | None = None) -> ImportReport:
+                    mapping_origin: Mapping[str, str] | None = None,
+                    _chunking: _Chunking | None = None) -> ImportReport:
     """Convert and check every record of ``raw`` as data set ``kind`` (see the module docstring).
 
     Raises :class:`ImportError_` for problems of the whole file (no usable column, a
@@ -447,7 +663,8 @@ def _validate_import(kind: str, raw: RawTable, mapping: Mapping[str, str] | None
     for row, column, value, key, params in raw.row_errors:
         where = column or "(record)"
         probs.add(np.array([row]), where, where, value, msg(key, lang, **params))
-    ctx = _context(store, kind, districts)
+    ctx = _chunking.ctx if _chunking is not None and _chunking.ctx is not None else \
+        _context(store, kind, districts)
     canon: dict[str, Any] = {}
     for fld in sp.fields:
         if fld.name in ("lat", "lon", "geometry"):
@@ -467,17 +684,22 @@ def _validate_import(kind: str, raw: RawTable, mapping: Mapping[str, str] | None
     if kind in POINT_KINDS:
         lat, lon, source_crs, coord_rows, geocode_stats = _coordinates(
             kind, raw, frame, mapping, canon, probs, ctx, crs, lang, notes, geocode, geocoder,
-            geocoder_settings, geocode_cache, store, progress)
+            geocoder_settings, geocode_cache, store, progress, _chunking)
         canon["lat"], canon["lon"] = lat, lon
     if kind in POLYGON_KINDS or "geometry" in mapping:
         canon["geometry"] = _polygons(raw, frame, mapping, probs, lang, notes)
     if kind == "complaints" and "category" in canon:
         canon["category"], new_cats = _categories(canon, ctx.categories, default_field)
+        if _chunking is not None and not new_cats.empty:  # later chunks find them as existing
+            known = ctx.categories if ctx.categories is not None else contracts.empty_frame("categories")
+            ctx.categories = pd.concat([known, new_cats], ignore_index=True)
     else:
         new_cats = None
     canonical = pd.DataFrame({k: (v.reset_index(drop=True) if isinstance(v, pd.Series) else pd.Series(v))
                               for k, v in canon.items()}, index=pd.RangeIndex(n))
     valid_frame, verrs = contracts.validate(kind, canonical)
+    if _chunking is not None:  # ids already used in an earlier chunk
+        verrs = _chunking.cross_duplicates(kind, canonical, valid_frame, verrs)
     _add_contract_errors(kind, verrs, frame, mapping, constants, probs, coord_rows, lang)
     _cross_checks(kind, valid_frame, frame, mapping, ctx, probs, lang)
     table = probs.frame()
@@ -500,7 +722,10 @@ def _validate_import(kind: str, raw: RawTable, mapping: Mapping[str, str] | None
     keep = np.ones(n, dtype=bool)
     keep[rejected_rows - 1] = False
     accepted = valid_frame.loc[keep].reset_index(drop=True)
-    if new_cats is not None and not new_cats.empty:
+    if _chunking is not None:
+        _chunking.notes.append(notes)
+        notes = []  # merged and rendered once for the whole file
+    elif new_cats is not None and not new_cats.empty:
         used = set(accepted["category"].dropna())
         new_cats = new_cats[new_cats["category"].isin(used)].reset_index(drop=True)
         if not new_cats.empty:
@@ -625,7 +850,7 @@ def _coordinates(kind: str, raw: RawTable, frame: pd.DataFrame, mapping: Mapping
                  canon: dict[str, Any], probs: _Problems, ctx: _Context, crs: str | None, lang: str,
                  notes: list, geocode: bool, geocoder: Any, settings: GeocoderSettings | None,
                  cache: GeocodeCache | None, store: Store | None,
-                 progress: Callable[[int, int, str], None] | None,
+                 progress: Callable[[int, int, str], None] | None, chunking: _Chunking | None = None,
                  ) -> tuple[np.ndarray, np.ndarray, str | None, np.ndarray, tuple[int, int]]:
     """lat/lon per record from geometry, lat/lon, x/y or "(lat, lon)" columns (first that has one);
     range, 0/0, swap and district checks; geocoding of address-only records."""
@@ -671,6 +896,8 @@ def _coordinates(kind: str, raw: RawTable, frame: pd.DataFrame, mapping: Mapping
         if take.any():
             if crs:
                 src = crs_mod.parse_crs(crs)
+            elif chunking is not None and chunking.xy_crs is not None:
+                src = chunking.xy_crs  # decided (and noted) by the first chunk with x/y
             elif crs_mod.looks_like_degrees(xs[take], ys[take]):
                 src = crs_mod.WGS84
                 notes.append(("note_xy_degrees", {}))
@@ -681,6 +908,8 @@ def _coordinates(kind: str, raw: RawTable, frame: pd.DataFrame, mapping: Mapping
                     raise ImportError_("crs_guess_failed", file=raw.source_name,
                                        x=_fmt(float(np.median(xs[ok]))), y=_fmt(float(np.median(ys[ok]))))
                 notes.append(("note_crs_assumed", {"crs": crs_mod.describe(src)}))
+            if chunking is not None:
+                chunking.xy_crs = src
             tlon, tlat = crs_mod.to_wgs84_xy(xs[take], ys[take], src)
             lon[take], lat[take] = tlon, tlat
             origin.set(take, f"{mapping['x']}/{mapping['y']}",
@@ -768,7 +997,7 @@ def _coordinates(kind: str, raw: RawTable, frame: pd.DataFrame, mapping: Mapping
             probs.add(rows + 1, "lat", origin.column[rows], origin.values(rows),
                       _render("r_swapped_district", lang, district=label))
             flagged[rows] = True
-            if rows.size > 0.5 * n and n >= 3:
+            if (rows.size > 0.5 * n and n >= 3) or (chunking is not None and rows.size):
                 notes.append(("note_swapped_majority", {"count": int(rows.size), "total": n}))
             if kind in DISTRICT_CHECKED:
                 rows = out_idx[~sw]

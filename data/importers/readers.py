@@ -43,9 +43,12 @@ import shapely.geometry
 from data.importers import crs as crs_mod
 from data.importers import gdal
 from data.importers.errors import (
+    FORMAT_INSTEAD,
     ZIP_EXPANSION_FACTOR,
     ImportError_,
     excerpt,
+    format_limit_bytes,
+    format_limit_env,
     max_cells,
     max_columns,
     max_depth,
@@ -197,6 +200,20 @@ def _check_columns(count: int, cells: list[object], name: str) -> None:
 
 # --- entry point -----------------------------------------------------------------------------
 
+_FORMAT_NAMES = {"csv": "CSV", "json": "JSON/GeoJSON", "xlsx": "XLSX", "shapefile": "Shapefile (ZIP)",
+                 "kmz": "KMZ"}
+
+
+def check_format_size(fmt: str, size: int, name: str) -> None:
+    """Refuse a file over the size limit of its format (formats read whole; see
+    :data:`data.importers.errors.FORMAT_LIMITS_MB`) before it is parsed."""
+    limit = format_limit_bytes(fmt)
+    if limit is not None and size > limit:
+        raise ImportError_("format_too_large", file=name, format=_FORMAT_NAMES.get(fmt) or gdal.label(fmt),
+                           size_mb=_mb(size), limit_mb=_mb(limit), env=format_limit_env(fmt),
+                           instead=Msg.of(FORMAT_INSTEAD[fmt]))
+
+
 def source_bytes(source: str | Path | bytes | BinaryIO, name: str | None = None,
                  max_bytes: int | None = None) -> tuple[bytes, str]:
     """Read the raw bytes of a path, bytes or a file-like object (e.g. st.UploadedFile).
@@ -250,6 +267,7 @@ def read_source(source: str | Path | bytes | BinaryIO, name: str | None = None, 
         raise ImportError_("bare_shp", file=name)
     fmt = gdal.sniff(data)
     if fmt is not None:
+        check_format_size(fmt, len(data), name)
         return _read_gdal(data, name, fmt, crs, layer)
     first = data.lstrip(b" \t\r\n\xef\xbb\xbf")[:1]
     if first not in (b"{", b"[") and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -257,6 +275,7 @@ def read_source(source: str | Path | bytes | BinaryIO, name: str | None = None, 
     text, encoding, how = _decode(data, name)
     stripped = text.lstrip()
     if stripped[:1] in ("{", "["):
+        check_format_size("json", len(data), name)
         _check_depth(data if encoding != "UTF-16" else text.encode("utf-8", "surrogatepass"), name)
         try:
             return _read_json(text, name, crs)
@@ -264,6 +283,7 @@ def read_source(source: str | Path | bytes | BinaryIO, name: str | None = None, 
             raise ImportError_("json_too_deep", file=name, limit=max_depth(), offset="?") from None
     if encoding == "UTF-16":
         _check_lines(text.encode("utf-8", "surrogatepass"), name)
+    check_format_size("csv", len(data), name)  # on disk, large CSV files are read in chunks
     table = _read_csv(text, name)
     table.notes.insert(0, ("note_encoding", {"encoding": encoding, "how": how}))
     return table
@@ -540,12 +560,15 @@ def _read_zip(data: bytes, name: str, crs: pyproj.CRS | None, limit: int,
                     and info.file_size > limit:
                 raise ImportError_("zip_too_large", file=f"{name}: {info.filename}",
                                    size_mb=_mb(info.file_size), limit_mb=_mb(limit))
+        check_format_size("xlsx", len(data), name)
         return _read_xlsx(data, name)
     members = [n for n in names if not n.startswith("__MACOSX/") and not n.endswith("/")]
     shps = [n for n in members if n.lower().endswith(".shp")]
     gis = [n for n in members if Path(n).suffix.lower() in gdal.ZIP_SUFFIXES]
     if not shps and gis:  # KMZ (doc.kml) or a zipped GeoPackage/FlatGeobuf/GML/GPX
         return _read_zipped_gdal(zf, gis, name, crs, limit, layer)
+    if shps:
+        check_format_size("shapefile", len(data), name)
     if not shps:
         listing = ", ".join(members[:20]) or "—"
         raise ImportError_("zip_no_shp", file=name, members=listing)
@@ -693,7 +716,8 @@ def _read_shapefile(zf: _Unpacked, shp_name: str, members: list[str], name: str,
                 records.append(sr.record.as_dict())
             return fields, records, shapes
         finally:
-            reader.close()
+            if reader is not None:
+                reader.close()
             for f in files:
                 if f is not None:
                     f.close()
@@ -999,7 +1023,255 @@ def _read_zipped_gdal(zf: zipfile.ZipFile, members: list[str], name: str, crs: p
     except (zipfile.BadZipFile, OSError, RuntimeError, ValueError) as exc:
         raise ImportError_("zip_bad", file=member, detail=str(exc)) from None
     fmt = gdal.sniff(data) or gdal.ZIP_SUFFIXES[Path(member).suffix.lower()]
+    check_format_size("kmz" if fmt == "kml" else fmt, len(data), name)  # unpacked: what GDAL reads
     table = _read_gdal(data, name, fmt, crs, layer)
     if fmt == "kml":
         table.format = "kmz"
     return table
+
+
+# --- CSV in chunks (bounded memory for large files; issue #15) ------------------------------------
+
+CHUNK_MIN_BYTES = 16 * 2**20  # CSV files above this are read and validated in chunks
+CHUNK_ROWS = 250_000  # lines per chunk (about 12 MB of a typical complaint CSV)
+_CP1252_UNDEFINED = (0x81, 0x8D, 0x8F, 0x90, 0x9D)
+
+
+@dataclass
+class CsvChunks:
+    """A CSV file opened for reading in chunks: what the whole-file reader decides once
+    (encoding, delimiter, header), then :meth:`chunks` yields one :class:`RawTable` per chunk.
+
+    Row numbers of each chunk's ``row_errors`` are chunk-local (1 = first record of the
+    chunk); ``offset`` of a chunk (``RawTable.layer`` is unused) is given by the caller as the
+    sum of the records before it. Columns with an empty header cell are kept in every chunk
+    (named ``Spalte N`` by position); :attr:`used_columns` tells at the end which of them
+    held data anywhere, so the caller can drop the rest as the whole-file reader does.
+    """
+
+    path: Path
+    name: str
+    encoding: str
+    errors: str
+    delimiter: str
+    notes: list[Note]
+    chunk_rows: int
+    header: list[str] | None = None
+    header_blank: list[bool] = field(default_factory=list)
+    column_has_data: np.ndarray | None = None
+    blank_rows: int = 0
+    records: int = 0
+
+    def chunks(self) -> Any:
+        """RawTables of at most ``chunk_rows`` lines each (fewer records when lines are blank).
+
+        The pandas C parser first; a file with ragged rows is read again from the start with
+        the csv module (as the whole-file reader does), so chunks already yielded must be
+        discarded by the caller when :class:`RestartChunks` is raised."""
+        reader = None
+        try:
+            reader = pd.read_csv(self.path, sep=self.delimiter, header=None, dtype=str,
+                                 keep_default_na=False, na_filter=False, skip_blank_lines=False, engine="c",
+                                 quotechar='"', encoding=self.encoding, encoding_errors=self.errors,
+                                 chunksize=self.chunk_rows)
+            for grid in reader:
+                table = self._table(grid, None)
+                if table is not None:
+                    yield table
+        except pd.errors.EmptyDataError:
+            raise ImportError_("no_header", file=self.name) from None
+        except (pd.errors.ParserError, ValueError) as exc:
+            if isinstance(exc, ImportError_):
+                raise
+            raise RestartChunks from None
+        finally:
+            if reader is not None:
+                reader.close()
+
+    def ragged_chunks(self) -> Any:
+        """The csv-module reader of files with ragged rows, in chunks (see :func:`_read_csv`)."""
+        self.header, self.column_has_data, self.blank_rows, self.records = None, None, 0, 0
+        width = 0
+        batch: list[list[str]] = []
+        long_rows: dict[int, tuple[int, int, str]] = {}
+        with self.path.open("r", encoding=self.encoding, errors=self.errors, newline="") as f:
+            for r in csv.reader(f, delimiter=self.delimiter):
+                if not width:
+                    if any(c.strip() for c in r):
+                        width = len(r)
+                        while width and not r[width - 1].strip():
+                            width -= 1
+                        r = r[:width]
+                elif len(r) > width:
+                    if any(c.strip() for c in r[width:]):
+                        long_rows[len(batch)] = (len(r), width,
+                                                 excerpt(self.delimiter.join(r[:width + 2]), 200))
+                    r = r[:width]
+                batch.append(r)
+                if len(batch) >= self.chunk_rows:
+                    table = self._ragged_table(batch, long_rows, width)
+                    batch, long_rows = [], {}
+                    if table is not None:
+                        yield table
+        if batch:
+            table = self._ragged_table(batch, long_rows, width)
+            if table is not None:
+                yield table
+
+    def _ragged_table(self, batch: list[list[str]], long_rows: dict[int, tuple[int, int, str]],
+                      width: int) -> RawTable | None:
+        w = max(width, max(len(r) for r in batch))
+        grid = pd.DataFrame([r + [""] * (w - len(r)) if len(r) < w else r for r in batch], dtype=object)
+        return self._table(grid, long_rows)
+
+    def _table(self, grid: pd.DataFrame,
+               long_rows: dict[int, tuple[int, int, str]] | None) -> RawTable | None:
+        grid = grid.reset_index(drop=True)
+        grid.columns = range(grid.shape[1])
+        blank = _blank_cells(grid)
+        row_empty = blank.all(axis=1).to_numpy()
+        start = 0
+        if self.header is None:
+            nonempty = np.flatnonzero(~row_empty)
+            if nonempty.size == 0:
+                return None
+            start = int(nonempty[0]) + 1
+            cells = grid.iloc[start - 1].tolist()
+            self.header_blank = [bool(blank.iat[start - 1, c]) for c in grid.columns]
+            self.header = _unique_header(cells)
+            self.column_has_data = np.zeros(len(self.header), dtype=bool)
+        width = len(self.header)
+        if grid.shape[1] < width:  # the C parser gives short chunks fewer columns
+            for c in range(grid.shape[1], width):
+                grid[c] = None
+                blank[c] = True
+        keep = ~row_empty[start:]
+        body = grid.iloc[start:, :width]
+        body_blank = blank.iloc[start:, :width].to_numpy()[keep]
+        assert self.column_has_data is not None
+        self.column_has_data |= ~body_blank.all(axis=0)
+        self.blank_rows += int((~keep).sum())
+        positions = body.index.to_numpy()[keep]
+        data = body.loc[keep].reset_index(drop=True)
+        data.columns = self.header
+        frame = blank_to_none(data)
+        row_errors: list[RowError] = []
+        if long_rows:
+            record_of = {int(pos): i + 1 for i, pos in enumerate(positions)}
+            for pos, (found, expected, text) in sorted(long_rows.items()):
+                if pos in record_of:
+                    row_errors.append((record_of[pos], None, text, "r_field_count",
+                                       {"found": found, "expected": expected}))
+        self.records += len(frame)
+        if frame.empty:
+            return None
+        table = RawTable(frame=frame, format="csv", source_name=self.name, row_errors=row_errors,
+                         notes=list(self.notes))
+        if self.delimiter == ";":
+            table.decimal_hint = ","
+            table.dayfirst_hint = True
+        return table
+
+    def unused_columns(self) -> list[str]:
+        """Columns with an empty header cell that held no data (the whole-file reader drops them)."""
+        if self.header is None or self.column_has_data is None:
+            return []
+        return [h for h, b, d in zip(self.header, self.header_blank, self.column_has_data, strict=True)
+                if b and not d]
+
+    def end_notes(self) -> list[Note]:
+        return [("note_blank_rows", {"count": self.blank_rows})] if self.blank_rows else []
+
+
+class RestartChunks(Exception):
+    """The C parser met a ragged row: read the file again with :meth:`CsvChunks.ragged_chunks`."""
+
+
+def _file_encoding(path: Path, name: str) -> tuple[str, str, Msg] | None:
+    """(codec for reading, error handling, how) as :func:`_decode` decides it, streamed over the
+    file; ``None`` for UTF-16 (read whole)."""
+    with path.open("rb") as f:
+        head = f.read(65536)
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return None
+        if _looks_binary(head):
+            raise ImportError_("binary_garbage", file=name)
+        bom = head.startswith(codecs.BOM_UTF8)
+        f.seek(3 if bom else 0)
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        undefined_cp1252 = False
+        valid = True
+        while block := f.read(_CHUNK):
+            if valid:
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError:
+                    valid = False
+            arr = np.frombuffer(block, dtype=np.uint8)
+            if not undefined_cp1252 and (arr >= 0x80).any():
+                undefined_cp1252 = bool(np.isin(arr, _CP1252_UNDEFINED).any())
+            if not valid and undefined_cp1252:
+                break
+        if valid:
+            try:
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                valid = False
+    if bom:
+        return ("utf-8-sig", "strict", Msg.of("how_bom")) if valid else \
+            ("utf-8-sig", "replace", Msg.of("how_bom_replaced"))
+    if valid:
+        return "utf-8", "strict", Msg.of("how_utf8")
+    if not undefined_cp1252:
+        return "cp1252", "strict", Msg.of("how_cp1252")
+    return "latin-1", "strict", Msg.of("how_latin1")
+
+
+def _check_lines_file(path: Path, name: str) -> None:
+    """:func:`_check_lines` over a file without reading it whole (a memory map)."""
+    import mmap
+
+    with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        _check_lines(mm, name)  # type: ignore[arg-type]
+        mm.madvise(mmap.MADV_DONTNEED)
+
+
+def open_csv_chunks(path: str | Path, name: str | None = None, *, max_bytes: int | None = None,
+                    chunk_rows: int | None = None, min_bytes: int | None = None) -> CsvChunks | None:
+    """A large CSV file (or any, with ``min_bytes=0``) prepared for reading in chunks, with the
+    same whole-file checks as :func:`read_source` (size, binary, line length, encoding, header
+    width); ``None`` when the file is not such a CSV (JSON, zip, GDAL formats, UTF-16, small)."""
+    path = Path(path)
+    name = name or path.name
+    if not path.is_file():
+        return None
+    limit = max_upload_bytes() if max_bytes is None else max_bytes
+    size = path.stat().st_size
+    if size > limit:
+        raise ImportError_("file_too_large", file=name, size_mb=_mb(size), limit_mb=_mb(limit))
+    if size < (CHUNK_MIN_BYTES if min_bytes is None else min_bytes):
+        return None
+    with path.open("rb") as f:
+        head = f.read(2 * max_line_bytes() + 65536)
+    if head[:8].startswith((b"PK\x03\x04", b"PK\x05\x06", b"\xd0\xcf\x11\xe0", b"\x1f\x8b",
+                            b"\x00\x00\x27\x0a")) or not head.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
+        return None
+    if gdal.sniff(head) is not None or head.lstrip(b" \t\r\n\xef\xbb\xbf")[:1] in (b"{", b"["):
+        return None
+    found = _file_encoding(path, name)
+    if found is None:
+        return None
+    _check_lines_file(path, name)
+    encoding, errors, how = found
+    text = head.decode(encoding, errors="replace")
+    if encoding == "utf-8-sig" and text.startswith("\ufeff"):
+        text = text[1:]
+    if size > len(head):
+        text = text[:-1]  # a character may be cut at the end of the head
+    delim = sniff_delimiter(text)
+    _header_width(text, delim, name)
+    label = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8"}.get(encoding, encoding)
+    notes: list[Note] = [("note_encoding", {"encoding": label, "how": how}),
+                         ("note_delimiter", {"delimiter": delim})]
+    return CsvChunks(path=path, name=name, encoding=encoding, errors=errors, delimiter=delim, notes=notes,
+                     chunk_rows=chunk_rows or CHUNK_ROWS)
