@@ -18,10 +18,23 @@ Measures, on a generated data set (cached under bench/out/):
                      headless Chromium (KPIs and map drawn), or an AppTest run if Chromium
                      is missing; the data set's prepared form exists (built when the data
                      was written, see geo/prepared.py; prepare_s when this run built it);
-  (f) browser_update_s  in Chromium, a period change on the Lagebild page (keyboard on the
-                     period slider) until the new map is drawn (a new map frame with the
-                     SVG paths of every shown layer); naive_browser_update_s: the same on
-                     the naive page until its heat map canvas is drawn (median of 5 each).
+  (f) browser_update_s  in Chromium, a period change on the Lagebild page (one key press on
+                     the start of the period slider: the period widened by a quarter) until
+                     the new map frame has the SVG paths of every layer it opens with (as
+                     many as the first map had), painted; naive_browser_update_s: the same
+                     periods chosen on the naive page until its heat-map canvas is drawn
+                     (median of 5 each). browser_lost_presses: key presses that Streamlit
+                     dropped (the slider element swapped, see browser_bench), repeated and
+                     not counted in the time.
+Protocol of the filter changes (the same on both pages, AppTest in one process, data and
+model warm, nothing of the new filter state cached on the Lagebild page):
+  period    seven quarters, each chosen alone, city-wide (the headline; PERIODS);
+  district  in 2026-Q3 (after the city-wide view of it, as a coordinator opens the app and
+            then narrows it): seven single districts, then two pairs (DISTRICTS), each a
+            first visit on the Lagebild page (its city-wide analytics, hot spots and the gap
+            list, which a district only narrows, are those of the city-wide view before).
+            The naive page caches nothing, so every change there is a first visit too; it
+            draws only the selected districts' complaints.
 Each figure is a median of --repeat (>= 7) first visits; rerun_p90_s is the 90th percentile
 of the first-visit period changes. Prints a table and, as the very last line, one JSON object.
 """
@@ -416,6 +429,7 @@ def main(argv: list[str] | None = None) -> int:
         "browser_update_s": round(med(b_runs), 3),
         "naive_browser_update_s": round(med(nb_runs), 3),
         "browser_speedup": round(med(nb_runs) / med(b_runs), 1),
+        "browser_lost_presses": browser.get("browser_lost_presses", 0),
         "prepare_s": None if prepare_s is None else round(prepare_s, 1),
         "load_avg_1m": round(load[0], 2),
         "load_avg_1m_end": round(os.getloadavg()[0], 2),
