@@ -89,16 +89,34 @@ DISTRICTS = [["mitte"], ["heessen"], ["uentrop"], ["pelkum"], ["herringen"], ["b
              ["rhynern"], ["uentrop", "mitte"], ["heessen", "pelkum"]]
 
 
-def time_reruns(at, set_filter, values, repeat: int) -> list[float]:
+LOST: dict[str, int] = {}  # filter changes the page did not take (repeated, not timed)
+
+
+def time_reruns(at, set_filter, values, repeat: int, took=None, name: str = "") -> list[float]:
+    """Seconds of the rerun after each change. ``took(app, value)`` says whether the change
+    took effect; when it did not (the unkeyed period slider drops every other change, see
+    ui/chrome.py), the change is made again and only the run that took it is timed."""
     times = []
     for i in range(repeat):
-        set_filter(at, values[i % len(values)])
-        t0 = time.perf_counter()
-        at.run()
-        times.append(time.perf_counter() - t0)
-        if at.exception:
-            raise RuntimeError(at.exception[0].message)
+        value = values[i % len(values)]
+        for _attempt in range(3):
+            set_filter(at, value)
+            t0 = time.perf_counter()
+            at.run()
+            elapsed = time.perf_counter() - t0
+            if at.exception:
+                raise RuntimeError(at.exception[0].message)
+            if took is None or took(at, value):
+                break
+            LOST[name] = LOST.get(name, 0) + 1
+        else:
+            raise RuntimeError(f"the change to {value!r} was not taken in three runs")
+        times.append(elapsed)
     return times
+
+
+def _period_taken(app, q: str) -> bool:
+    return app.query_params.get("q") in (q, f"{q}..{q}")
 
 
 def steady_server_state() -> None:
@@ -145,10 +163,9 @@ def bench_app(repeat: int) -> tuple[list[float], list[float], list[float], int]:
     def set_district(app, value):
         app.sidebar.multiselect(key="flt_d").set_value(value)
 
-    first = time_reruns(at, set_period, PERIODS, repeat)  # first visits (with --repeat <= 7)
-    periods = time_reruns(at, set_period, PERIODS, repeat)  # revisits: every state seen before
-    set_period(at, "2026-Q3")
-    at.run()
+    first = time_reruns(at, set_period, PERIODS, repeat, _period_taken, "period")  # first visits
+    periods = time_reruns(at, set_period, PERIODS, repeat, _period_taken, "period")  # revisits
+    time_reruns(at, set_period, ["2026-Q3"], 1, _period_taken, "period")
     districts = time_reruns(at, set_district, DISTRICTS, repeat)
     folder = os.environ["LAGEBILD_DATA"]
     bundle = load_bundle(folder, signature(Path(folder)))  # the prepared bundle, as the app has it
@@ -430,6 +447,7 @@ def main(argv: list[str] | None = None) -> int:
         "naive_browser_update_s": round(med(nb_runs), 3),
         "browser_speedup": round(med(nb_runs) / med(b_runs), 1),
         "browser_lost_presses": browser.get("browser_lost_presses", 0),
+        "rerun_lost_changes": LOST.get("period", 0),
         "prepare_s": None if prepare_s is None else round(prepare_s, 1),
         "load_avg_1m": round(load[0], 2),
         "load_avg_1m_end": round(os.getloadavg()[0], 2),
