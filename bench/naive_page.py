@@ -1,7 +1,8 @@
 """The naive baseline for bench/run.py: a folium HeatMap of every filtered complaint.
 
 Loads the same data folder (cached like the app) and applies the same filters, then renders
-one heat-map point per complaint through st_folium: what a quick dashboard would do.
+one heat-map point per complaint through st_folium: what a quick dashboard would do. The period
+is a quarter (``q``) or a range of quarters (``q0`` .. ``q``), the districts a multiselect.
 """
 
 import os
@@ -21,9 +22,13 @@ from ui.cache import load_bundle
 folder = os.environ["LAGEBILD_DATA"]
 bundle = load_bundle(folder, signature(Path(folder)))  # the app's cached copy
 districts = st.multiselect("district", list(bundle["districts"]["district_id"]), key="d")
-quarter = parse_quarter(st.selectbox("quarter", ["2026-Q3", "2026-Q2", "2026-Q1", "2025-Q4", "2025-Q3",
-                                                 "2025-Q2", "2025-Q1", "2024-Q4"], key="q"))
-f = Filters(quarter, quarter, districts=tuple(districts))
+QUARTERS = ["2026-Q3", "2026-Q2", "2026-Q1", "2025-Q4", "2025-Q3", "2025-Q2", "2025-Q1", "2024-Q4"]
+quarter = parse_quarter(st.selectbox("quarter", QUARTERS, key="q"))
+# The period's start (the browser bench widens the period like the Lagebild's slider does);
+# "=" is the chosen quarter alone.
+start = st.selectbox("from", ["=", *QUARTERS], key="q0")
+q_from = quarter if start == "=" else min(parse_quarter(start), quarter)
+f = Filters(q_from, quarter, districts=tuple(districts))
 c = bundle["complaints"]  # every raw complaint in memory (the app's prepared form holds none)
 sel = c.loc[complaint_mask(c, f), ["lat", "lon"]].to_numpy()
 m = folium.Map(location=[51.68, 7.82], zoom_start=12, tiles=None)

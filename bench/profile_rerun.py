@@ -71,6 +71,8 @@ def main() -> int:
     total = time.perf_counter() - t0
     if at.exception:
         raise RuntimeError(at.exception[0].message)
+    if at.query_params.get("q") not in (args.quarter, f"{args.quarter}..{args.quarter}"):
+        raise RuntimeError(f"the period change was not taken: q={at.query_params.get('q')!r}")
     stats = pstats.Stats(prof)
     # Self time per file, summed by area (each function's own time counted once).
     by_area = {name: 0.0 for name, _ in AREAS}

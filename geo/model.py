@@ -11,7 +11,9 @@ emerging classes and the gap list are computed from those published counts only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -36,6 +38,30 @@ class SpatialModel:
     category_field: dict[str, str]
     #: How complaint counts are published (the bundle's; None: exact).
     publisher: Publisher | None = None
+    # City-wide analytics per filter state (hot spots, the gap list before the district cut):
+    # the district filter only narrows what is shown, so a district change, and the second
+    # caller in one run (map and its text alternative), reuse them. Bounded; thread-safe.
+    _memo: OrderedDict = field(default_factory=OrderedDict, repr=False, compare=False)
+    _memo_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+
+#: City-wide analytics results kept per model (each a table of at most n_cells rows).
+MEMO_ENTRIES = 32
+
+
+def _memoised(model: SpatialModel, key: tuple, compute):
+    """``compute()`` once per ``key`` on this model (least recently used entries dropped)."""
+    with model._memo_lock:
+        if key in model._memo:
+            model._memo.move_to_end(key)
+            return model._memo[key]
+    value = compute()  # outside the lock: two sessions may compute the same key once each
+    with model._memo_lock:
+        model._memo[key] = value
+        model._memo.move_to_end(key)
+        while len(model._memo) > MEMO_ENTRIES:
+            model._memo.popitem(last=False)
+    return value
 
 
 def build(bundle: DataBundle, resolution: int = 9) -> SpatialModel:
@@ -143,8 +169,18 @@ def _city_wide(f: Filters) -> Filters:
 
 
 def hotspots(model: SpatialModel, f: Filters) -> pd.DataFrame:
-    """Gi* per cell (h3, count, z, p, p_fdr, cls) for the filters, city-wide."""
-    return gi_star(complaint_cell_counts(model, _city_wide(f)), model.index)
+    """Gi* per cell (h3, count, z, p, p_fdr, cls) for the filters, city-wide.
+
+    Computed once per city-wide filter state and model (a copy is returned).
+    """
+    return _spots(model, f).copy()
+
+
+def _spots(model: SpatialModel, f: Filters) -> pd.DataFrame:
+    """The memoised hot spots (shared: never handed out to be changed)."""
+    g = _city_wide(f)
+    return _memoised(model, ("hotspots", g),
+                     lambda: gi_star(complaint_cell_counts(model, g), model.index))
 
 
 def emerging_quarters(f: Filters, available: list[int], minimum: int = MIN_QUARTERS) -> list[int]:
@@ -167,20 +203,26 @@ def emerging(model: SpatialModel, f: Filters, quarters: list[int], method: str =
 def gap(model: SpatialModel, f: Filters, spots: pd.DataFrame | None = None) -> pd.DataFrame:
     """The ranked presence gap list (geo.gap) for the filters; rows of the selected districts."""
     g = _city_wide(f)
-    spots = hotspots(model, f) if spots is None else spots
-    presence = presence_minutes(model, g)["total"]
-    cats = dosage.complaint_category_counts(model.complaint_cube, model.index,
-                                            categories=categories_of(model, g),
-                                            weekdays=list(g.weekdays) or None,
-                                            hours=None if g.hours == (0, 24) else g.hours,
-                                            quarters=g.quarters)
-    if model.publisher is not None:  # main categories ranked by published counts only
-        cats = cats.assign(count=model.publisher.filled(cats["count"], cats["key_sum"]))
-        cats = cats[cats["count"] > 0].reset_index(drop=True)
-    table = presence_gap(spots, presence, model.index, cats)
+
+    def city_wide() -> pd.DataFrame:
+        presence = presence_minutes(model, g)["total"]
+        cats = dosage.complaint_category_counts(model.complaint_cube, model.index,
+                                                categories=categories_of(model, g),
+                                                weekdays=list(g.weekdays) or None,
+                                                hours=None if g.hours == (0, 24) else g.hours,
+                                                quarters=g.quarters)
+        if model.publisher is not None:  # main categories ranked by published counts only
+            cats = cats.assign(count=model.publisher.filled(cats["count"], cats["key_sum"]))
+            cats = cats[cats["count"] > 0].reset_index(drop=True)
+        return presence_gap(_spots(model, f) if spots is None else spots, presence,
+                            model.index, cats)
+
+    # Memoised for the model's own hot spots; a caller's other ``spots`` are computed as given.
+    own = spots is None or (spots is _spots(model, f)) or spots.equals(_spots(model, f))
+    table = _memoised(model, ("gap", g), city_wide) if own else city_wide()
     if f.districts:
-        table = table[table["district_id"].isin(f.districts)].reset_index(drop=True)
-    return table
+        return table[table["district_id"].isin(f.districts)].reset_index(drop=True)
+    return table.copy()
 
 
 def weekday_hour(model: SpatialModel, f: Filters) -> np.ndarray:

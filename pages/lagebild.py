@@ -3,7 +3,6 @@
 import streamlit as st
 
 from base.i18n import md_escape, t
-from geo import maps
 from ui import chrome, widgets
 from ui import exports as ui_exports
 from viz import exports, mapexport, pagedata, report
@@ -25,15 +24,10 @@ with right:
                                     key="lb_layers",
                                     url_key="l", format_func=lambda k: t(f"map.layer.{k}", lang),
                                     default=pagedata.LAGEBILD_DEFAULT_LAYERS)
-m = widgets.lagebild_map(ctx, model, metric)
 # Single complaints: coordinators (their districts: the data is restricted) and admins, and only
 # when chosen under "Ebenen beim Öffnen" (a bounded, opt-in layer; no cost otherwise).
 with_points = ctx.principal.sees_raw_points and "points" in layers
-if with_points:
-    points, n_points = pagedata.complaint_points(ctx.bundle, f, lang, ctx.principal)
-    maps.add_complaint_points(m, points, lang, total=n_points)
-pagedata.show_lagebild_layers(m, layers, lang)
-widgets.show_map(m, key="lagebild_map", height=680)
+widgets.show_lagebild_map(ctx, model, metric, layers, with_points, key="lagebild_map", height=680)
 st.caption(t("lagebild.help", lang))
 widgets.map_alternative(ctx, model, "lagebild", "lagebild_alt", metric)
 

@@ -18,8 +18,10 @@ widgets.kpi_tiles(pagedata.overview_kpis(ctx.bundle, model, f), lang)
 left, right = st.columns([3, 2])
 with left:
     st.subheader(t("overview.map", lang))
-    widgets.show_map(pagedata.overview_map(ctx.bundle, model, f, lang, widgets.tiles()),
-                     key="overview_map", height=460)
+    widgets.show_cached_map(
+        ("overview", str(ctx.source.folder), ctx.signature, model.index.resolution, f, lang),
+        lambda: pagedata.overview_map(ctx.bundle, model, f, lang, widgets.tiles()),
+        key="overview_map", height=460)
     widgets.map_alternative(ctx, model, "overview", "overview_alt")
 with right:
     st.subheader(t("overview.changed", lang))

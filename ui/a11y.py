@@ -13,14 +13,17 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from base.i18n import md_escape, register, t
 from data.kpis import Kpi
 from viz import alt_text
 from viz.map_alt import MapAlt
+
+if TYPE_CHECKING:  # plotly is imported where a chart is drawn (not at start)
+    import plotly.graph_objects as go
 
 register({
     "a11y.data_table": ("Daten als Tabelle", "Data as a table"),

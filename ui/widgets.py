@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 
 import folium
+import pandas as pd
 import streamlit as st
-from streamlit_folium import st_folium
 
 from base.i18n import t
 from data.filters import Filters
 from data.kpis import Kpi
+from geo import maps
 from geo import model as geo_model
 from geo import tiles as geo_tiles
 from geo.a11y import make_accessible
-from geo.maps import base_layer
 from geo.tiles import BaseLayer
-from ui import a11y, basemap, chrome
+from ui import a11y, basemap, chrome, foliumview
 from ui.chrome import Context
 from viz import map_alt, pagedata
 from viz.kpi_text import kpi_text
@@ -91,6 +92,17 @@ def kpi_tiles(kpis: list[Kpi], lang: str, per_row: int = 3) -> None:
                        delta_arrow=text.arrow, help=text.help, border=True)
 
 
+def _view(m: folium.Map, key: str, label: str | None, lang: str) -> foliumview.MapView:
+    make_accessible(m, lang, label)
+    return foliumview.build_view(m, key)
+
+
+def _show_view(view: foliumview.MapView, key: str, height: int, tiles_note: bool, lang: str) -> None:
+    foliumview.show_view(view, key=key, height=height)
+    if tiles_note and view.base is not None and view.base.served_by_app:  # say which tiles are local
+        st.caption(basemap.caption(view.base, lang))
+
+
 def show_map(m: folium.Map, key: str, height: int = 620, label: str | None = None,
              tiles_note: bool = True) -> None:
     """Render a folium map; map interactions do not rerun the page.
@@ -98,13 +110,53 @@ def show_map(m: folium.Map, key: str, height: int = 620, label: str | None = Non
     The map gets its accessible name (``label``, default: the layers it opens with),
     keyboard help and focus handling (:func:`geo.a11y.make_accessible`). Under a map on
     tiles the app serves, a line says which tiles are local (``tiles_note=False``: the page
-    says it).
+    says it). The tree is rendered once (:mod:`ui.foliumview`).
     """
-    make_accessible(m, chrome.current_lang(), label)
-    st_folium(m, key=key, height=height, use_container_width=True, returned_objects=[])
-    layer = base_layer(m)
-    if tiles_note and layer is not None and layer.base.served_by_app:  # say which tiles are local
-        st.caption(basemap.caption(layer.base, chrome.current_lang()))
+    lang = chrome.current_lang()
+    _show_view(_view(m, key, label, lang), key, height, tiles_note, lang)
+
+
+def _minute() -> str:
+    """The current minute in the city's time zone: offices' "open now" popups depend on it."""
+    return pd.Timestamp.now(tz="Europe/Berlin").strftime("%Y-%m-%d %H:%M")
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _cached_view(state: tuple, key: str, label: str | None, lang: str, _build: Callable[[], folium.Map]
+                 ) -> foliumview.MapView:
+    """The rendered map of one map state. ``state`` holds every input of ``_build`` (data
+    and role signature, filters, page options, tiles, the minute for "open now")."""
+    del state
+    return _view(_build(), key, label, lang)
+
+
+def show_cached_map(state: tuple, build: Callable[[], folium.Map], key: str, height: int = 620,
+                    label: str | None = None, tiles_note: bool = True) -> None:
+    """:func:`show_map` for a map that ``build()`` draws from the inputs listed in ``state``
+    (hashable values): rendered once per state for every session, later runs send the
+    cached strings. ``tiles()`` and the current minute are added to the state here."""
+    lang = chrome.current_lang()
+    full = (*state, repr(tiles(lang)), _minute())
+    _show_view(_cached_view(full, key, label, lang, build), key, height, tiles_note, lang)
+
+
+def show_lagebild_map(ctx: Context, model: geo_model.SpatialModel, metric: str, layers: list[str],
+                      with_points: bool, key: str, height: int) -> None:
+    """The Lagebild map of this run's filters: layers shown as chosen, the single-complaint
+    layer when ``with_points`` (rendered once per state, :func:`show_cached_map`)."""
+
+    def build() -> folium.Map:
+        m = lagebild_map(ctx, model, metric)
+        if with_points:
+            points, n_points = pagedata.complaint_points(ctx.bundle, ctx.filters, ctx.lang,
+                                                         ctx.principal)
+            maps.add_complaint_points(m, points, ctx.lang, total=n_points)
+        pagedata.show_lagebild_layers(m, layers, ctx.lang)
+        return m
+
+    state = ("lagebild", str(ctx.source.folder), ctx.signature, model.index.resolution, ctx.filters,
+             ctx.lang, metric, tuple(layers), with_points)
+    show_cached_map(state, build, key=key, height=height)
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)

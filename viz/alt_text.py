@@ -13,15 +13,17 @@ import html
 import math
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 
 from base.i18n import check_lang, fmt_number, register, t
 from data.kpis import Kpi
 from viz.kpi_text import _value, kpi_text
+
+if TYPE_CHECKING:  # plotly is imported where a chart is drawn (not at start)
+    import plotly.graph_objects as go
 
 register({
     "alt.chart": ("Diagramm", "Chart"),
