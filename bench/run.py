@@ -89,6 +89,19 @@ DISTRICTS = [["mitte"], ["heessen"], ["uentrop"], ["pelkum"], ["herringen"], ["b
              ["rhynern"], ["uentrop", "mitte"], ["heessen", "pelkum"]]
 
 
+def districts_of(folder: Path) -> list[list[str]]:
+    """DISTRICTS in ``folder``: in a region (python -m data demo --tiles N) those of its first
+    city ("s01-mitte", ...)."""
+    from data.folder import load_folder
+
+    ids = set(load_folder(folder, lazy=("complaints", "patrol_points"))["districts"]["district_id"])
+    for prefix in ("", "s01-"):
+        chosen = [[prefix + d for d in ds] for ds in DISTRICTS]
+        if all(d in ids for ds in chosen for d in ds):
+            return chosen
+    raise ValueError(f"the bench districts are not in {str(folder)!r}, got {sorted(ids)[:5]!r}")
+
+
 LOST: dict[str, int] = {}  # filter changes the page did not take (repeated, not timed)
 
 
@@ -392,7 +405,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=20241001)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--demo", action="store_true", help="use the committed demo folder")
-    parser.add_argument("--folder", help="an existing data folder (e.g. the region, bench/region.py)")
+    parser.add_argument("--folder", help="an existing data folder, e.g. a region written by "
+                        "`python -m data demo --tiles 10 ...` (not regenerated)")
     parser.add_argument("--no-browser-updates", action="store_true",
                         help="Chromium only for the cold start (no map update timings)")
     parser.add_argument("--skip-naive", action="store_true",
@@ -407,6 +421,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         folder = ensure_data(args.complaints, args.pings, args.seed)
     prepare_s = ensure_prepared(folder)
+    DISTRICTS[:] = districts_of(folder)
     os.environ["LAGEBILD_DATA"] = str(folder)
     os.environ["LAGEBILD_TILES"] = "none"
     load = os.getloadavg()

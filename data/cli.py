@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from data import db_cli, generator, import_cli, sync, tiles_cli
+from data import db_cli, generator, import_cli, region, sync, tiles_cli
 from data.contracts import error_records, format_errors
 from data.folder import (
     DataFolderError,
@@ -51,10 +51,13 @@ def _non_negative(text: str) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    preparer = None if args.no_prepare else args.preparer
+    if args.tiles > 1:
+        return _demo_region(args, preparer)
     t0 = time.perf_counter()
     frames, meta = generator.generate(seed=args.seed, complaints=args.complaints, pings=args.pings)
     t1 = time.perf_counter()
-    out = write_folder(args.out, frames, meta, preparer=args.preparer)
+    out = write_folder(args.out, frames, meta, preparer=preparer)
     t2 = time.perf_counter()
     size = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
     print(f"wrote demo data to {out} ({size / 1e6:.1f} MB; generated in {t1 - t0:.1f} s, "
@@ -63,6 +66,32 @@ def cmd_demo(args: argparse.Namespace) -> int:
                       "write_s": round(t2 - t1, 2),
                       "records": {k: len(v) for k, v in frames.items()}}))
     return 0
+
+
+def _demo_region(args: argparse.Namespace, preparer: Callable[[Path], object] | None) -> int:
+    """Several demo cities side by side, generated and written one tile at a time."""
+    t0 = time.perf_counter()
+    out, counts = region.write_region(
+        args.out, args.tiles, seed=args.seed, complaints=args.complaints, pings=args.pings,
+        progress=lambda m: print(m, file=sys.stderr, flush=True))
+    t1 = time.perf_counter()
+    if preparer is not None:
+        preparer(out)
+    t2 = time.perf_counter()
+    size = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
+    print(f"wrote a demo region of {args.tiles} cities to {out} ({size / 1e6:.1f} MB; generated "
+          f"and written in {t1 - t0:.1f} s, prepared in {t2 - t1:.1f} s)")
+    print(json.dumps({"out": str(out), "bytes": size, "tiles": args.tiles,
+                      "generate_s": round(t1 - t0, 2), "prepare_s": round(t2 - t1, 2),
+                      "records": counts}))
+    return 0
+
+
+def _positive(text: str) -> int:
+    value = _non_negative(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -114,6 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=_non_negative, default=generator.DEFAULT_SEED)
     demo.add_argument("--complaints", type=_non_negative, default=generator.DEFAULT_COMPLAINTS)
     demo.add_argument("--pings", type=_non_negative, default=generator.DEFAULT_PINGS)
+    demo.add_argument("--tiles", type=_positive, default=1,
+                      help="a region: this many demo cities side by side (sizes are totals; "
+                           "written one city at a time)")
+    demo.add_argument("--no-prepare", action="store_true",
+                      help="write the data only (prepare later with `python -m data prepare`)")
     demo.set_defaults(func=cmd_demo)
     check = sub.add_parser("check", help="validate a data folder")
     check.add_argument("folder")

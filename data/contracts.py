@@ -454,8 +454,8 @@ def check_references(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     parts: list[pd.DataFrame] = []
 
     def ref(dataset: str, column: str, target: str, target_column: str, reason: str) -> None:
-        if dataset not in frames or target not in frames:
-            return
+        if dataset not in frames or target not in frames or frames[dataset].empty:
+            return  # nothing to check (e.g. a large data set not read): skip the lookup set
         values = frames[dataset][column]
         known = set(frames[target][target_column].dropna())
         bad = values.notna().to_numpy() & ~values.isin(known).to_numpy()

@@ -64,7 +64,7 @@ import pandas as pd
 
 from data import contracts
 from data.contracts import DATASETS, PATROL_KINDS, TZ
-from data.folder import META_FILE, DataBundle, DataFolderError, load_folder
+from data.folder import META_FILE, DataBundle, DataFolderError, load_folder, prepare_one
 from data.periods import quarter_ordinals
 from data.privacy import cell_key_secret, secret_tag
 from geo import dosage
@@ -219,16 +219,18 @@ def _timestamp(value: str | None) -> pd.Timestamp | None:
 # --- building ----------------------------------------------------------------------------------
 
 def build_prepared(bundle: DataBundle, pings: pd.DataFrame | Iterable[pd.DataFrame] | None = None,
-                   resolutions: Iterable[int] = RESOLUTIONS, progress: Progress | None = None
-                   ) -> Prepared:
+                   resolutions: Iterable[int] = RESOLUTIONS, progress: Progress | None = None,
+                   complaints: pd.DataFrame | Iterable[pd.DataFrame] | None = None) -> Prepared:
     """The prepared form of a validated bundle (in memory; see :func:`write_prepared`).
 
     ``pings``: the ``patrol_points`` frame, an iterable of chunks of it (rows of one patrol
     contiguous and in time order across chunks, as written by the generator and the store),
-    or None for ``bundle["patrol_points"]``. The bundle's complaints are read whole.
+    or None for ``bundle["patrol_points"]``. ``complaints``: likewise the complaints with
+    their derived columns (data.folder.prepare_one), a frame or chunks of them, or None for
+    ``bundle["complaints"]``. Every part is summed per chunk and the chunks' sums are
+    combined, so the result does not depend on how the records were cut.
     """
     say = progress or (lambda _m: None)
-    complaints = bundle["complaints"]
     patrols = bundle["patrols"]
     districts = bundle["districts"]
     district_ids = [str(d) for d in districts["district_id"]]
@@ -236,22 +238,16 @@ def build_prepared(bundle: DataBundle, pings: pd.DataFrame | Iterable[pd.DataFra
     for r in resolutions:
         say(f"cells at resolution {r}")
         indexes[r] = build_cell_index(districts, r)
-    say(f"complaint cubes ({len(complaints):,} complaints)")
     secret = cell_key_secret(os.environ)
-    keys = dosage.complaint_record_keys(complaints, secret)
-    levels_c = {r: _complaint_cube_by_district(complaints, indexes[r], district_ids, keys)
-                for r in indexes}
-    chunks: Iterable[pd.DataFrame]
-    if pings is None:
-        chunks = [bundle["patrol_points"]]
-    elif isinstance(pings, pd.DataFrame):
-        chunks = [pings]
-    else:
-        chunks = pings
+    acc = _ComplaintParts(indexes, district_ids, secret)
+    for chunk in _chunks(complaints, lambda: bundle["complaints"]):
+        acc.add(chunk)
+        say(f"complaints: {acc.n:,}")
+    levels_c = acc.cubes()
     parts: dict[int, list[pd.DataFrame]] = {r: [] for r in indexes}
     n_pings = 0
     with_pings: set[str] = set()
-    for chunk in _whole_patrols(chunks):
+    for chunk in _whole_patrols(_chunks(pings, lambda: bundle["patrol_points"])):
         n_pings += len(chunk)
         with_pings.update(chunk["patrol_id"].astype(str).unique().tolist())
         lat, lon, *rest = dosage.presence_rows(chunk, patrols)
@@ -272,28 +268,168 @@ def build_prepared(bundle: DataBundle, pings: pd.DataFrame | Iterable[pd.DataFra
                                                   index)
         levels[r] = _Level(index=index, complaints=levels_c[r], presence=presence,
                            district_ids=district_ids)
-    counts = bundle.counts()
+    counts = {name: len(frame) for name, frame in bundle.frames.items()
+              if name not in ("complaints", "patrol_points")}
+    counts["complaints"] = acc.n
     counts["patrol_points"] = n_pings
-    received = complaints["received_at"]
-    latest = (complaints.groupby(complaints["district_id"].astype(object).fillna(""), sort=True)
-              ["received_at"].max() if len(complaints) else pd.Series(dtype=object))
     patrol_q = sorted(set(np.unique(quarter_ordinals(patrols["start"])).tolist())) if len(patrols) \
         else []
+    quarters = sorted(q for q in acc.quarters | set(patrol_q) if q >= 0)
     manifest = {
         "format": FORMAT_VERSION,
         "cell_key": secret_tag(secret),
         "fingerprint": None, "files": {},
         "counts": {k: int(v) for k, v in counts.items()},
-        "as_of": received.max().isoformat() if len(received) else None,
-        "as_of_by_district": {str(k): v.isoformat() for k, v in latest.items() if pd.notna(v)},
-        "quarters": bundle.quarters(),
+        "as_of": acc.as_of.isoformat() if acc.as_of is not None else None,
+        "as_of_by_district": {str(k): v.isoformat() for k, v in acc.latest().items()
+                              if pd.notna(v)},
+        "quarters": quarters,
         "patrol_quarters": [q for q in patrol_q if q >= 0],
         "patrols_without_pings": int((~patrols["patrol_id"].astype(str).isin(with_pings)).sum()),
         "resolutions": sorted(indexes),
         "lattice": {},
     }
-    return Prepared(manifest=manifest, complaint_table=bundle.complaint_table, folder=None,
+    return Prepared(manifest=manifest, complaint_table=acc.table(), folder=None,
                     _levels=levels)
+
+
+def _chunks(given: pd.DataFrame | Iterable[pd.DataFrame] | None,
+            whole: Callable[[], pd.DataFrame]) -> Iterable[pd.DataFrame]:
+    if given is None:
+        return [whole()]
+    if isinstance(given, pd.DataFrame):
+        return [given]
+    return given
+
+
+class _ComplaintParts:
+    """What the prepared form derives from complaints, summed chunk by chunk.
+
+    Each chunk gives its complaint cubes, its complaint summary (DataBundle.complaint_table)
+    and its newest complaint per district; :meth:`cubes` and :meth:`table` combine the sums
+    of all chunks (a sum of sums: the same as summing all complaints at once). A further
+    additive column of a cube needs only a sum here and in :func:`_combine_cubes`.
+    """
+
+    def __init__(self, indexes: dict[int, CellIndex], district_ids: list[str], secret: str) -> None:
+        self.indexes, self.district_ids, self.secret = indexes, district_ids, secret
+        self._cubes: dict[int, list[pd.DataFrame]] = {r: [] for r in indexes}
+        self._tables: list[pd.DataFrame] = []
+        self._latest: list[pd.Series] = []
+        self.n = 0
+        self.as_of: pd.Timestamp | None = None
+        self.quarters: set[int] = set()
+
+    def add(self, chunk: pd.DataFrame) -> None:
+        self.n += len(chunk)
+        if not len(chunk) and self._tables:  # an empty chunk adds nothing (the first types)
+            return
+        keys = dosage.complaint_record_keys(chunk, self.secret)
+        for r, index in self.indexes.items():
+            self._cubes[r].append(_complaint_cube_by_district(chunk, index, self.district_ids, keys))
+        self._tables.append(DataBundle(frames={"complaints": chunk}).complaint_table)
+        received = chunk["received_at"]
+        newest = received.max()
+        self.as_of = newest if self.as_of is None or newest > self.as_of else self.as_of
+        self._latest.append(chunk.groupby(chunk["district_id"].astype(object).fillna(""),
+                                          sort=True)["received_at"].max())
+        self.quarters.update(np.unique(chunk["quarter"]).tolist())
+
+    def cubes(self) -> dict[int, pd.DataFrame]:
+        empty = contracts.empty_frame("complaints")
+        out = {}
+        for r, index in self.indexes.items():
+            parts = self._cubes[r]
+            if not parts:
+                out[r] = _complaint_cube_by_district(
+                    _derived_empty(empty), index, self.district_ids, np.zeros(0))
+            elif len(parts) == 1:
+                out[r] = parts[0]
+            else:
+                out[r] = _combine_cubes(parts, len(index.cells), len(self.district_ids))
+        return out
+
+    def table(self) -> pd.DataFrame:
+        if len(self._tables) == 1:
+            return self._tables[0]
+        if not self._tables:
+            return DataBundle(frames={"complaints": _derived_empty(
+                contracts.empty_frame("complaints"))}).complaint_table
+        tables = _same_categories(self._tables)
+        sums = [c for c in ("n", "key_sum") if c in tables[0].columns]  # additive columns
+        keys = [c for c in tables[0].columns if c not in sums]
+        return (pd.concat(tables, ignore_index=True)
+                .groupby(keys, observed=True, dropna=False, sort=False)[sums].sum().reset_index())
+
+    def latest(self) -> pd.Series:
+        if not self._latest:
+            return pd.Series(dtype=object)
+        return pd.concat(self._latest).groupby(level=0, sort=True).max()
+
+
+def _derived_empty(frame: pd.DataFrame) -> pd.DataFrame:
+    """An empty complaints frame with the derived columns (as data.folder.prepare_one adds)."""
+    frame = frame.copy()
+    for col in ("quarter", "closed_quarter"):
+        frame[col] = np.empty(0, np.int64)
+    for col in ("weekday", "hour"):
+        frame[col] = np.empty(0, np.int8)
+    frame["district_id"] = pd.Series([], dtype=object)
+    for col in ("district_id", "category", "field", "status", "source"):
+        frame[col] = frame[col].astype("category")
+    return frame
+
+
+def _same_categories(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
+    """The frames with each categorical column on one set of categories.
+
+    Chunks typed with ``astype("category")`` have their own sorted categories; the whole
+    set's are the sorted union of them (kept as they are when every chunk has the same).
+    """
+    out = [f.copy() for f in frames]
+    for col in frames[0].columns:
+        if not isinstance(frames[0][col].dtype, pd.CategoricalDtype):
+            continue
+        cats = [c for c in (f[col].cat.categories for f in frames) if len(c)]  # typed ones
+        if not cats:
+            continue
+        if all(c.equals(cats[0]) for c in cats[1:]):
+            union = cats[0]
+        else:
+            union = pd.Index(sorted(set().union(*(c.tolist() for c in cats))),
+                             dtype=cats[0].dtype)
+        for f in out:
+            if not f[col].cat.categories.equals(union):
+                f[col] = pd.Categorical(f[col].astype(object), categories=union)
+    return out
+
+
+def _combine_cubes(parts: list[pd.DataFrame], n_cells: int, n_districts: int) -> pd.DataFrame:
+    """Complaint cubes of chunks summed into one (rows ascending by their key, as group_sum)."""
+    parts = _same_categories(parts)
+    cube = pd.concat(parts, ignore_index=True)
+    categories = list(cube["category"].cat.categories)
+    q = cube["quarter"].to_numpy().astype(np.int64)
+    q0 = int(q.min())
+    keys = [((cube["cell"].to_numpy().astype(np.int64) + 1), n_cells + 1),
+            (q - q0, int(q.max()) - q0 + 1),
+            (cube["category"].cat.codes.to_numpy().astype(np.int64), max(len(categories), 1)),
+            (cube["weekday"].to_numpy().astype(np.int64), 7),
+            (cube["hour"].to_numpy().astype(np.int64), 24),
+            (cube["district"].to_numpy().astype(np.int64) + 1, n_districts + 1)]
+    key = np.zeros(len(cube), dtype=np.int64)
+    for values, size in keys:
+        key = key * size + values
+    uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    out = cube.iloc[first].reset_index(drop=True)
+    for col in cube.columns:
+        if col in ("cell", "quarter", "category", "weekday", "hour", "district"):
+            continue
+        values = cube[col].to_numpy()
+        sums = np.bincount(inverse, weights=values.astype(np.float64), minlength=len(uniq))
+        out[col] = np.rint(sums).astype(values.dtype) if values.dtype.kind in "iu" \
+            else sums.astype(values.dtype)
+    return out
 
 
 def _complaint_cube_by_district(complaints: pd.DataFrame, index: CellIndex,
@@ -377,35 +513,87 @@ def stream_pings(folder: Path, patrol_ids: Iterable[str], chunk_rows: int = PING
     Raises :class:`~data.folder.DataFolderError` naming the row (counted over the file) of
     the first invalid pings, as loading the whole folder would.
     """
-    parquet, csv = folder / "patrol_points.parquet", folder / "patrol_points.csv"
-    known = set(str(p) for p in patrol_ids)
+    patrols = pd.DataFrame({"patrol_id": pd.Series(list(patrol_ids), dtype=object)})
+    return stream_records(folder, "patrol_points", {"patrols": patrols}, chunk_rows)
+
+
+def stream_records(folder: Path, name: str, small: dict[str, pd.DataFrame],
+                   chunk_rows: int = PING_CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+    """The validated records of a large data set in chunks, with their derived columns.
+
+    Parquet is read in row batches of ``chunk_rows``; CSV whole. Each chunk is validated
+    (contracts.validate and the references into ``small``: patrols for pings, categories
+    for complaints), ids that must be unique are checked across chunks, and the derived
+    columns are added (data.folder.prepare_one; ``small`` gives districts and categories).
+    Raises :class:`~data.folder.DataFolderError` naming the row counted over the file, as
+    loading the whole folder would. Yields at least one (maybe empty) chunk.
+    """
+    parquet, csv = folder / f"{name}.parquet", folder / f"{name}.csv"
+    unique = [f.name for f in contracts.SPECS[name].fields if f.unique]
     offset = 0
+    hashes: dict[str, list[np.ndarray]] = {col: [] for col in unique}
 
     def checked(raw: pd.DataFrame) -> pd.DataFrame:
         nonlocal offset
-        frame, errors = contracts.validate("patrol_points", raw)
-        unknown = ~frame["patrol_id"].astype(str).isin(known).to_numpy()
-        if unknown.any():
-            rows = np.flatnonzero(unknown)[:10]
-            errors = pd.concat([errors, contracts.errors_frame(
-                [("patrol_points", int(r), "patrol_id", str(frame["patrol_id"].iloc[r]),
-                  "unknown patrol_id (not in patrols)") for r in rows])], ignore_index=True)
+        frame, errors = contracts.validate(name, raw)
+        refs = contracts.check_references(
+            {name: frame, **{k: v for k, v in small.items() if k in REFERENCES.get(name, ())}})
+        errors = pd.concat([e for e in (errors, refs) if not e.empty], ignore_index=True) \
+            if not refs.empty else errors
         if not errors.empty:
             errors = errors.copy()
             errors["row"] = errors["row"] + offset
             raise DataFolderError(folder, errors)
+        for col in unique:
+            hashes[col].append(pd.util.hash_array(frame[col].astype(str).to_numpy(dtype=object)))
         offset += len(frame)
-        return frame
+        return prepare_one(name, frame, small) if name in DERIVED else frame
 
-    if parquet.exists():
-        import pyarrow.parquet as pq
+    def raw_chunks() -> Iterator[pd.DataFrame]:
+        if parquet.exists():
+            import pyarrow.parquet as pq
 
-        pf = pq.ParquetFile(parquet)
-        for batch in pf.iter_batches(batch_size=chunk_rows):
-            yield checked(batch.to_pandas())
-    elif csv.exists():
-        yield checked(pd.read_csv(csv, dtype=str, keep_default_na=False, na_values=[""],
-                                  encoding="utf-8-sig"))
+            pf = pq.ParquetFile(parquet)
+            for batch in pf.iter_batches(batch_size=chunk_rows):
+                yield batch.to_pandas()
+        elif csv.exists():
+            yield pd.read_csv(csv, dtype=str, keep_default_na=False, na_values=[""],
+                              encoding="utf-8-sig")
+
+    yielded = False
+    for raw in raw_chunks():
+        yield checked(raw)
+        yielded = True
+    for col, parts in hashes.items():
+        if len(parts) > 1:
+            _check_unique_across(folder, name, col, np.concatenate(parts))
+    if not yielded:
+        yield checked(contracts.empty_frame(name))
+
+
+DERIVED = ("complaints", "staff_incidents", "offices", "patrols")  # data.folder.prepare
+REFERENCES = {"patrol_points": ("patrols",), "complaints": ("categories",)}  # checked per chunk
+
+
+def _check_unique_across(folder: Path, name: str, column: str, hashes: np.ndarray) -> None:
+    """Raise DataFolderError when an id that must be unique repeats across chunks.
+
+    ``hashes`` are 64-bit hashes of the ids in file order; a repeated hash is confirmed on
+    the ids themselves (read again, one column) before it is reported.
+    """
+    if not pd.Series(hashes).duplicated().any():
+        return
+    path = folder / f"{name}.parquet"
+    ids = pd.read_parquet(path, columns=[column])[column] if path.exists() else \
+        pd.read_csv(folder / f"{name}.csv", dtype=str, keep_default_na=False, na_values=[""],
+                    encoding="utf-8-sig", usecols=[column])[column]
+    ids = ids.astype(object)
+    dup = (ids.duplicated(keep="first") & ids.notna()).to_numpy()
+    if dup.any():
+        rows = np.flatnonzero(dup)[:10]
+        raise DataFolderError(folder, contracts.errors_frame(
+            [(name, int(r), column, str(ids.iloc[r]), "duplicate id (already used above)")
+             for r in rows]))
 
 
 # --- files -------------------------------------------------------------------------------------
@@ -547,9 +735,11 @@ def prepare_folder(folder: str | Path, progress: Progress | None = _stderr,
     t0 = time.perf_counter()
     stamps = file_stamps(folder, _read_stamps(folder))
     say(f"preparing {folder} ...")
-    bundle = load_folder(folder, lazy=("patrol_points",))
-    pings = stream_pings(folder, bundle["patrols"]["patrol_id"], chunk_rows)
-    prepared = build_prepared(bundle, pings, progress=say)
+    bundle = load_folder(folder, lazy=LARGE)
+    small = {n: bundle.frames[n] for n in ("districts", "categories", "patrols")}
+    pings = stream_records(folder, "patrol_points", small, chunk_rows)
+    complaints = stream_records(folder, "complaints", small, chunk_rows)
+    prepared = build_prepared(bundle, pings, progress=say, complaints=complaints)
     write_prepared(prepared, folder, stamps)
     say(f"prepared {folder} in {time.perf_counter() - t0:.1f} s")
     return prepared

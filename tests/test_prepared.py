@@ -228,3 +228,63 @@ def test_cli_prepare_command(tmp_path: Path, capsys) -> None:
     assert code == 0 and prepared.is_current(folder)
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["prepared"] is True
     assert cli.main(["prepare", str(folder)]) == 2  # no preparer handed in
+
+
+def _prepared_files(folder: Path) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for path in sorted((folder / "prepared").iterdir()):
+        if path.suffix == ".parquet":
+            out[path.name] = pd.read_parquet(path)
+        elif path.name == "manifest.json":
+            out[path.name] = json.loads(path.read_text(encoding="utf-8"))
+    return out
+
+
+def _assert_same_files(got: dict[str, object], want: dict[str, object]) -> None:
+    assert sorted(got) == sorted(want)
+    for name, value in want.items():
+        if isinstance(value, pd.DataFrame):
+            pd.testing.assert_frame_equal(got[name], value, check_exact=name.startswith(
+                ("complaint", "cells", "neighbours")), rtol=1e-12, obj=name)
+        else:
+            assert got[name] == value, name
+
+
+def test_small_chunks_give_the_same_prepared_form_as_the_committed_demo(tmp_path: Path) -> None:
+    """Complaints and pings streamed in many chunks: the files equal the committed ones,
+    which were built from all records at once."""
+    folder = tmp_path / "demo"
+    shutil.copytree(REPO / "data" / "demo", folder)
+    want = _prepared_files(folder)
+    want["manifest.json"].pop("built_s", None)  # a timing an earlier version wrote
+    shutil.rmtree(folder / "prepared")
+    prepared.prepare_folder(folder, progress=None, chunk_rows=9_000)  # 5 complaint chunks
+    _assert_same_files(_prepared_files(folder), want)
+
+
+def test_chunk_size_does_not_change_the_prepared_form(tmp_path: Path) -> None:
+    frames, meta = _small_frames()
+    forms = []
+    for rows in (7, 97, 10_000):
+        folder = write_folder(tmp_path / f"d{rows}", frames, meta)
+        prepared.prepare_folder(folder, progress=None, chunk_rows=rows)
+        forms.append(_prepared_files(folder))
+    for form in forms[:-1]:
+        _assert_same_files(form, forms[-1])
+
+
+def test_streamed_complaints_are_checked_across_chunks(tmp_path: Path) -> None:
+    frames, meta = _small_frames()
+    c = frames["complaints"].copy()
+    c.loc[350, "complaint_id"] = c.loc[5, "complaint_id"]  # in another chunk of 97 rows
+    folder = write_folder(tmp_path / "dup", {**frames, "complaints": c}, meta)
+    with pytest.raises(DataFolderError, match=r"row 350.*duplicate id") as info:
+        prepared.prepare_folder(folder, progress=None, chunk_rows=97)
+    assert list(info.value.errors["row"]) == [350]
+    c = frames["complaints"].copy()
+    c.loc[250, "lat"] = 95.0  # invalid, in the third chunk: the row counts over the file
+    folder = write_folder(tmp_path / "lat", {**frames, "complaints": c}, meta)
+    with pytest.raises(DataFolderError) as info:
+        prepared.prepare_folder(folder, progress=None, chunk_rows=97)
+    assert list(info.value.errors["row"]) == [250]
+    assert not (folder / "prepared").exists()
