@@ -63,7 +63,8 @@ def run_db(args: argparse.Namespace) -> int:
             from data.dbstore import COPY_CHUNK
             from data.dbstore.bulk import stderr_progress
 
-            store = DbStore(engine, preparer=getattr(args, "prepare", None))
+            store = DbStore(engine, preparer=getattr(args, "prepare", None),
+                            cells=getattr(args, "cells", None))
             try:
                 version = store.load_folder(args.revision, chunk_rows=args.chunk_rows or COPY_CHUNK,
                                             progress=stderr_progress)

@@ -33,11 +33,11 @@ from data.dbstore import DbStore
 from data.filters import Filters
 from data.folder import write_folder
 from data.generator import generate
-from data.periods import parse_quarter
 from data.roles import Principal, restrict
 from data.store import StoreError
 from geo import prepared
 from geo.dbbundle import open_db_bundle
+from geo.h3cells import point_cells
 from viz.pagedata import complaint_points
 
 REPO = Path(__file__).resolve().parent.parent
@@ -135,14 +135,14 @@ def _values(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_chunked_load_equals_the_in_memory_load(pg_cluster, pg_template: str, city: Path) -> None:
-    chunked = DbStore(pg_cluster.create_database(template=pg_template))
+    chunked = DbStore(pg_cluster.create_database(template=pg_template), cells=point_cells)
     whole = DbStore(pg_cluster.create_database(template=pg_template))
-    chunked.load_folder(city, chunk_rows=97)
-    whole.load_folder(city, chunk_rows=None)
+    chunked.load_folder(city, chunk_rows=97)  # H3 cells by the lattice of the region
+    whole.load_folder(city, chunk_rows=None)  # H3 cells point by point
     a, b = chunked.frames(1), whole.frames(1)
     for name in a:  # the same records (large sets come back from SQL rows: other dtypes)
         pd.testing.assert_frame_equal(_values(a[name]), _values(b[name]), obj=name, check_dtype=False)
-    for name in ("complaints", "patrol_points", "districts", "patrols"):
+    for name in ("complaints", "patrol_points", "districts", "patrols", "offices", "staff_incidents"):
         sql = (f"SELECT count(*), md5(string_agg(x::text, '|' ORDER BY rn)) FROM "
                f"(SELECT * FROM ds_{name}) x")
         with chunked.engine.connect() as c1, whole.engine.connect() as c2:
@@ -229,7 +229,8 @@ def _filters(bundle, **kw) -> Filters:
 @pytest.mark.parametrize("limit", [7, 100_000])
 def test_points_query_shows_what_the_file_store_shows(both, kw: dict, limit: int) -> None:
     db, files = both
-    for principal in (ADMIN, Principal("coordinator", ("mitte",)), Principal("coordinator", ("uentrop", "heessen"))):
+    for principal in (ADMIN, Principal("coordinator", ("mitte",)),
+                      Principal("coordinator", ("uentrop", "heessen"))):
         mine = complaint_points(restrict(db, principal), _filters(files, **kw), "de", principal, limit)
         theirs = complaint_points(restrict(files, principal), _filters(files, **kw), "de", principal, limit)
         assert mine[1] == theirs[1]

@@ -173,7 +173,15 @@ def _select_expr(field: contracts.Field) -> str:
     return col
 
 
-def _h3_columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+#: (lat, lon, resolution) -> the H3 ids (int64) of many points (geo.h3cells.point_cells).
+CellCoder = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
+
+
+def _h3_columns(frame: pd.DataFrame, coder: CellCoder | None = None) -> dict[str, np.ndarray]:
+    if coder is not None:
+        lat = frame["lat"].to_numpy(dtype=np.float64)
+        lon = frame["lon"].to_numpy(dtype=np.float64)
+        return {f"h3_{res}": coder(lat, lon, res) for res in H3_RESOLUTIONS}
     try:
         from h3._cy import latlng_to_cell as cell
     except ImportError:  # pragma: no cover - h3 builds without the cython module
@@ -187,8 +195,8 @@ def _h3_columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     return out
 
 
-def _csv_chunks(name: str, frame: pd.DataFrame, generation: int, offset: int = 0
-                ) -> Iterator[tuple[list[str], bytes]]:
+def _csv_chunks(name: str, frame: pd.DataFrame, generation: int, offset: int = 0,
+                coder: CellCoder | None = None) -> Iterator[tuple[list[str], bytes]]:
     """The rows of a canonical frame as CSV for COPY (Arrow's writer), in chunks (columns, bytes).
 
     Arrow writes a null unquoted (NULL for COPY) and an empty string quoted; times in UTC.
@@ -210,12 +218,15 @@ def _csv_chunks(name: str, frame: pd.DataFrame, generation: int, offset: int = 0
                 cols[field.name] = pa.array(shapely.to_wkb(geoms, hex=True, include_srid=True), pa.string())
             elif field.kind == "datetime":
                 cols[field.name] = pa.array(pd.to_datetime(values, utc=True), pa.timestamp("us", tz="UTC"))
+            elif isinstance(values.dtype, pd.CategoricalDtype) and \
+                    pd.api.types.is_string_dtype(values.cat.categories.dtype):
+                cols[field.name] = pa.array(values).cast(pa.string())  # dictionary -> text, in C++
             elif isinstance(values.dtype, pd.CategoricalDtype):
                 cols[field.name] = pa.array(values.astype(object).where(values.notna(), None), pa.string())
             else:
                 cols[field.name] = pa.Array.from_pandas(values)
         if name in POINT_TABLES:
-            for col, cells in _h3_columns(part).items():
+            for col, cells in _h3_columns(part, coder).items():
                 cols[col] = pa.array(cells)
         table = pa.table(cols)
         buf = io.BytesIO()
@@ -224,10 +235,10 @@ def _csv_chunks(name: str, frame: pd.DataFrame, generation: int, offset: int = 0
 
 
 def _write_rows(conn: Connection, name: str, frame: pd.DataFrame, generation: int,
-                offset: int = 0) -> None:
+                offset: int = 0, coder: CellCoder | None = None) -> None:
     dbapi = conn.connection.driver_connection
     with dbapi.cursor() as cur:
-        for columns, chunk in _csv_chunks(name, frame, generation, offset):
+        for columns, chunk in _csv_chunks(name, frame, generation, offset, coder):
             sql = f"COPY ds_{name} ({', '.join(map(_q, columns))}) FROM STDIN WITH (FORMAT csv)"
             with cur.copy(sql) as copy:
                 copy.write(chunk)
@@ -295,11 +306,15 @@ def _read_rows(conn: Connection, name: str, data_generation: int, where: str = "
 class DbStore:
     """Imported data sets, versioned in PostgreSQL/PostGIS (see the module docstring)."""
 
-    def __init__(self, engine: Engine | str, preparer: Callable[[Path], object] | None = None) -> None:
+    def __init__(self, engine: Engine | str, preparer: Callable[[Path], object] | None = None,
+                 cells: Callable[[pd.DataFrame], CellCoder] | None = None) -> None:
         """``preparer`` builds the prepared form of a data folder in place (issue #9's
-        ``geo.prepared.prepare_folder``, handed in from above): see :func:`store_prepared`."""
+        ``geo.prepared.prepare_folder``, handed in from above): see :func:`store_prepared`.
+        ``cells`` (districts -> :data:`CellCoder`, geo.h3cells.point_cells) computes the H3
+        cells of a whole chunk of points at once in :meth:`load_folder`; None: per point."""
         self.engine = engine_for(engine) if isinstance(engine, str) else engine
         self.preparer = preparer
+        self.cells = cells
         self.root = redact(self.engine.url.render_as_string(hide_password=False))
         self._schema_ok = False
 

@@ -26,6 +26,7 @@ import contextlib
 import ctypes
 import json
 import multiprocessing
+import os
 import shutil
 import signal
 import sys
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     from data.store import Version
 
 Progress = Callable[[str], None]
+SCRATCH = "lagebild-dbload-"  # temporary folders of loads: SCRATCH<pid>-<random>
 #: Reference checks of the streamed data sets: column -> (small data set, its column).
 REFERENCES = {"complaints": ("category", "categories", "category"),
               "patrol_points": ("patrol_id", "patrols", "patrol_id")}
@@ -96,7 +98,12 @@ def stream_validated(folder: Path, name: str, small: dict[str, pd.DataFrame], ch
 def _scratch_folder(folder: Path) -> Path:
     """A scratch folder of symbolic links to the data files of ``folder`` (the preparer
     writes its ``prepared/`` there, the source folder stays untouched)."""
-    scratch = Path(tempfile.mkdtemp(prefix="lagebild-load-"))
+    base = Path(tempfile.gettempdir())
+    for old in base.glob(f"{SCRATCH}*"):  # left by a killed load (its process is gone)
+        pid = old.name[len(SCRATCH):].split("-")[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(old, ignore_errors=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH}{os.getpid()}-"))
     data = scratch / "data"
     data.mkdir()
     names = {META_FILE} | {f"{n}.{ext}" for n in DATASETS for ext in ("csv", "parquet", "geojson")}
@@ -152,16 +159,20 @@ def load_folder_streaming(store: DbStore, folder: str | Path, *, chunk_rows: int
                 "INSERT INTO lagebild_generations (generation, time, action, source, datasets) "
                 "VALUES (:g, :t, 'import', :s, '{}'::jsonb)"), {"g": gen, "t": created, "s": folder.name})
             records: dict[str, int] = {}
+            coder = None
+            if store.cells is not None and len(small["districts"]):
+                coder = store.cells(small["districts"])
+                say(f"cell indexes of the region built ({time.perf_counter() - t0:.0f} s)")
             for name in DATASETS:
                 if name in LARGE:
                     continue
-                _write_rows(conn, name, small[name], gen)
+                _write_rows(conn, name, small[name], gen, coder=coder)
                 _put_canonical(conn, name, small[name], gen)
                 records[name] = len(small[name])
             for name in LARGE:
                 n = 0
                 for chunk in stream_validated(folder, name, small, chunk_rows):
-                    _write_rows(conn, name, chunk, gen, offset=n)
+                    _write_rows(conn, name, chunk, gen, offset=n, coder=coder)
                     n += len(chunk)
                     say(f"{name}: {n:,} rows copied ({time.perf_counter() - t0:.0f} s)")
                 records[name] = n
