@@ -17,6 +17,11 @@ replicas. Schema: ``data/dbstore/migrations`` (Alembic; ``python -m data db upgr
   generation, so an import reaches every replica at the next rerun and a rerun never
   mixes two generations (it loads one generation number, whole). Each commit also sends
   ``NOTIFY lagebild_state``.
+* **The prepared form** (geo.prepared's cubes and summaries) of every generation is built by
+  the injected preparer and stored in ``lagebild_prepared`` in the writing transaction; a
+  replica opens a generation from it and the small data sets (geo.dbbundle) and asks SQL
+  only for the single records it shows (:mod:`data.dbstore.records`). Whole data folders
+  are loaded in chunks (:mod:`data.dbstore.bulk`).
 
 Canonical rows are read back through :func:`data.contracts.validate`, so the database
 path yields the very frames the file store yields.
