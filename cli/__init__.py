@@ -8,7 +8,9 @@ declared in the import-linter contracts in pyproject.toml.
 """
 
 from cli import export, plan
+from geo.h3cells import point_cells
 from geo.prepared import prepare_folder
 
 COMMANDS = {"plan": plan.COMMAND, "export": export.COMMAND}
 PREPARER = prepare_folder
+CELLS = point_cells  # the H3 cells of whole chunks of points (``python -m data db load``)

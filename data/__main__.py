@@ -10,9 +10,9 @@ imported as a library, and the import-linter contracts ignore exactly this one i
 
 import sys
 
-from cli import COMMANDS, PREPARER
+from cli import CELLS, COMMANDS, PREPARER
 from data.cli import EXTRA_COMMANDS, main
 
 EXTRA_COMMANDS.update(COMMANDS)
 
-sys.exit(main(preparer=PREPARER))
+sys.exit(main(preparer=PREPARER, cells=CELLS))

@@ -166,10 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None,
-         preparer: Callable[[Path], object] | None = None) -> int:
+         preparer: Callable[[Path], object] | None = None,
+         cells: Callable[..., object] | None = None) -> int:
     """Run a command. ``preparer`` builds a folder's prepared form (geo.prepared.prepare_folder,
-    handed in by ``python -m data``); ``demo`` and the store also run it on what they write."""
+    handed in by ``python -m data``); ``demo`` and the store also run it on what they write.
+    ``cells`` (geo.h3cells.point_cells) gives ``db load`` the H3 cells of whole chunks."""
     args = build_parser().parse_args(argv)
+    args.cells = cells
     args.prepare = preparer  # strict: the prepare command reports invalid folders
     args.preparer = None if preparer is None else _tolerant(preparer)
     return int(args.func(args))

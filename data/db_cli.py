@@ -12,12 +12,17 @@ def configure_db(parser: argparse.ArgumentParser) -> None:
                           "and migrated by versioned Alembic migrations (data/dbstore/migrations). "
                           "upgrade: create or migrate to the newest schema (idempotent); current: the "
                           "schema's revision; downgrade REVISION: step back (base drops everything); "
-                          "load FOLDER: store a whole data folder as one new version of every data set.")
+                          "load FOLDER: store a whole data folder as one new version of every data set "
+                          "(the large data sets streamed with COPY in chunks, the prepared cubes built "
+                          "beside the copy and stored with the version; one transaction, progress on "
+                          "stderr).")
     parser.add_argument("action", choices=("upgrade", "current", "downgrade", "load"))
     parser.add_argument("revision", nargs="?", default=None,
                         help="downgrade: the target revision; load: a data folder (e.g. data/demo)")
     parser.add_argument("--activate", action="store_true", help="load: let the app show it")
     parser.add_argument("--url", help="postgresql+psycopg://user@host/db (default $LAGEBILD_DB)")
+    parser.add_argument("--chunk-rows", type=int, default=None,
+                        help="load: rows per COPY chunk of complaints and pings (default 200000)")
 
 
 def run_db(args: argparse.Namespace) -> int:
@@ -55,9 +60,14 @@ def run_db(args: argparse.Namespace) -> int:
             if not args.revision:
                 print("usage: python -m data db load FOLDER [--activate]", file=sys.stderr)
                 return 2
-            store = DbStore(engine)
+            from data.dbstore import COPY_CHUNK
+            from data.dbstore.bulk import stderr_progress
+
+            store = DbStore(engine, preparer=getattr(args, "prepare", None),
+                            cells=getattr(args, "cells", None))
             try:
-                version = store.load_folder(args.revision)
+                version = store.load_folder(args.revision, chunk_rows=args.chunk_rows or COPY_CHUNK,
+                                            progress=stderr_progress)
                 print(f"{redact(url)}: {args.revision} stored as version {version.generation}")
                 if args.activate:
                     store.activate()

@@ -73,6 +73,11 @@ class DataBundle:
         field(default=None, repr=False)
     # The districts a restricted view keeps (data.roles.restrict); None: the whole data set.
     district_scope: frozenset[str] | None = None
+    # Single complaints queried at their source (the database store, data.dbstore.records):
+    # (filters, district scope, limit) -> (the newest ``limit`` matching rows, how many match).
+    # None: viz filters the rows of records_between.
+    points: Callable[[Any, frozenset[str] | None, int], tuple[pd.DataFrame, int]] | None = \
+        field(default=None, repr=False)
     # The prepared form this bundle was opened from (geo.prepared.Prepared), else None.
     prepared: Any = field(default=None, repr=False)
     # How counts are published to whoever sees this bundle (data.privacy.Publisher): set by
@@ -394,7 +399,8 @@ def closed_quarters(complaints: pd.DataFrame) -> np.ndarray:
 # --- writing -------------------------------------------------------------------------------
 
 def _json_value(value: object) -> object:
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA \
+            or value is pd.NaT:
         return None
     if isinstance(value, pd.Timestamp):
         return None if pd.isna(value) else value.isoformat()

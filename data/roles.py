@@ -302,12 +302,21 @@ def restrict(bundle: DataBundle, principal: Principal, env: Mapping[str, str] | 
         def reader(name: str, start=None, end=None) -> pd.DataFrame:
             return scoped(name, parent(name, start, end))
 
+    points = None
+    if bundle.points is not None:  # queried at the source, within the scope below
+        parent_points = bundle.points
+
+        def points(f, within: frozenset[str] | None, limit: int) -> tuple[pd.DataFrame, int]:
+            rows, total = parent_points(f, within, limit)
+            return scoped("complaints", rows), total
+
     scope = bundle.district_scope
     if wanted is not None:
         scope = frozenset(wanted) if scope is None else scope & frozenset(wanted)
     return DataBundle(frames=frames, meta=dict(bundle.meta), path=bundle.path,
                       _cache=_restricted_cache(bundle, wanted), lazy=lazy, reader=reader,
-                      district_scope=scope, prepared=bundle.prepared, publisher=publisher)
+                      district_scope=scope, prepared=bundle.prepared, points=points,
+                      publisher=publisher)
 
 
 def _blank_text(c: pd.DataFrame) -> pd.DataFrame:

@@ -36,12 +36,14 @@ def load_bundle(folder: str, sig: str) -> DataBundle:
 
 @st.cache_resource(show_spinner=False, max_entries=2)
 def load_db_bundle(url: str, generation: int, _engine: object) -> DataBundle:
-    """One generation of the database store, read whole in one snapshot (cached per
-    generation: every rerun of every session asks the state row which generation is
-    current, so an import reaches every replica at the next rerun, never half)."""
+    """One generation of the database store: its prepared cubes and small tables, never the
+    raw pings (geo.dbbundle; cached per generation: every rerun of every session asks the
+    state row which generation is current, so an import reaches every replica at the next
+    rerun, never half)."""
     from data.dbstore import DbStore
+    from geo.dbbundle import open_db_bundle
 
-    bundle = DbStore(_engine).load_bundle(generation)  # type: ignore[arg-type]
+    bundle = open_db_bundle(DbStore(_engine), generation)  # type: ignore[arg-type]
     gc.collect()
     gc.freeze()
     return bundle

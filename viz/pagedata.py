@@ -600,12 +600,14 @@ def complaint_points(bundle: DataBundle, f: Filters, lang: str, principal, limit
                "description"]
     if not principal.sees_raw_points:
         return pd.DataFrame({c: [] for c in columns}), 0
-    # Read from disk only the complaints of the period (a prepared bundle holds no raw rows).
-    start, end = quarter_bounds(f.q_from)[0], quarter_bounds(f.q_to)[1]
-    c = bundle.records_between("complaints", "received_at", start, end)
-    sel = c.loc[complaint_mask(c, f)]
-    total = len(sel)
-    sel = sel.sort_values("received_at", ascending=False, kind="stable").head(limit)
+    if bundle.points is not None:  # the database store: filtered and limited in SQL
+        sel, total = bundle.points(f, bundle.district_scope, limit)
+    else:  # read from disk only the complaints of the period (a prepared bundle holds no raw rows)
+        start, end = quarter_bounds(f.q_from)[0], quarter_bounds(f.q_to)[1]
+        c = bundle.records_between("complaints", "received_at", start, end)
+        sel = c.loc[complaint_mask(c, f)]
+        total = len(sel)
+        sel = sel.sort_values("received_at", ascending=False, kind="stable").head(limit)
     labels = bundle.category_labels(lang)
     local = sel["received_at"].dt.tz_convert("Europe/Berlin")
     out = pd.DataFrame({

@@ -17,6 +17,11 @@ replicas. Schema: ``data/dbstore/migrations`` (Alembic; ``python -m data db upgr
   generation, so an import reaches every replica at the next rerun and a rerun never
   mixes two generations (it loads one generation number, whole). Each commit also sends
   ``NOTIFY lagebild_state``.
+* **The prepared form** (geo.prepared's cubes and summaries) of every generation is built by
+  the injected preparer and stored in ``lagebild_prepared`` in the writing transaction; a
+  replica opens a generation from it and the small data sets (geo.dbbundle) and asks SQL
+  only for the single records it shows (:mod:`data.dbstore.records`). Whole data folders
+  are loaded in chunks (:mod:`data.dbstore.bulk`).
 
 Canonical rows are read back through :func:`data.contracts.validate`, so the database
 path yields the very frames the file store yields.
@@ -57,11 +62,12 @@ if TYPE_CHECKING:
     from data.importers.pipeline import ImportReport
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 VERSION_TABLE = "lagebild_alembic_version"
 CHANNEL = "lagebild_state"
 POINT_TABLES = ("offices", "patrol_points", "complaints", "staff_incidents")
 H3_RESOLUTIONS = (8, 9, 10)
+LARGE = ("complaints", "patrol_points")  # never held by a replica (it reads the prepared cubes)
 COPY_CHUNK = 200_000  # rows per COPY chunk (bounded memory for the large tables)
 
 _DB_MESSAGES = {
@@ -172,7 +178,15 @@ def _select_expr(field: contracts.Field) -> str:
     return col
 
 
-def _h3_columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+#: (lat, lon, resolution) -> the H3 ids (int64) of many points (geo.h3cells.point_cells).
+CellCoder = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
+
+
+def _h3_columns(frame: pd.DataFrame, coder: CellCoder | None = None) -> dict[str, np.ndarray]:
+    if coder is not None:
+        lat = frame["lat"].to_numpy(dtype=np.float64)
+        lon = frame["lon"].to_numpy(dtype=np.float64)
+        return {f"h3_{res}": coder(lat, lon, res) for res in H3_RESOLUTIONS}
     try:
         from h3._cy import latlng_to_cell as cell
     except ImportError:  # pragma: no cover - h3 builds without the cython module
@@ -186,10 +200,12 @@ def _h3_columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     return out
 
 
-def _csv_chunks(name: str, frame: pd.DataFrame, generation: int) -> Iterator[tuple[list[str], bytes]]:
+def _csv_chunks(name: str, frame: pd.DataFrame, generation: int, offset: int = 0,
+                coder: CellCoder | None = None) -> Iterator[tuple[list[str], bytes]]:
     """The rows of a canonical frame as CSV for COPY (Arrow's writer), in chunks (columns, bytes).
 
     Arrow writes a null unquoted (NULL for COPY) and an empty string quoted; times in UTC.
+    ``offset``: the position (``rn``) of the frame's first row in the data set.
     """
     import pyarrow as pa
     import pyarrow.csv as pa_csv
@@ -198,7 +214,8 @@ def _csv_chunks(name: str, frame: pd.DataFrame, generation: int) -> Iterator[tup
     for start in range(0, len(frame), COPY_CHUNK):
         part = frame.iloc[start:start + COPY_CHUNK].reset_index(drop=True)
         cols: dict[str, Any] = {"generation": pa.array(np.full(len(part), generation, dtype=np.int64)),
-                                "rn": pa.array(np.arange(start, start + len(part), dtype=np.int64))}
+                                "rn": pa.array(np.arange(offset + start, offset + start + len(part),
+                                                       dtype=np.int64))}
         for field in spec.fields:
             values = part[field.name] if field.name in part.columns else pd.Series([None] * len(part))
             if field.kind == "geometry":
@@ -206,12 +223,15 @@ def _csv_chunks(name: str, frame: pd.DataFrame, generation: int) -> Iterator[tup
                 cols[field.name] = pa.array(shapely.to_wkb(geoms, hex=True, include_srid=True), pa.string())
             elif field.kind == "datetime":
                 cols[field.name] = pa.array(pd.to_datetime(values, utc=True), pa.timestamp("us", tz="UTC"))
+            elif isinstance(values.dtype, pd.CategoricalDtype) and \
+                    pd.api.types.is_string_dtype(values.cat.categories.dtype):
+                cols[field.name] = pa.array(values).cast(pa.string())  # dictionary -> text, in C++
             elif isinstance(values.dtype, pd.CategoricalDtype):
                 cols[field.name] = pa.array(values.astype(object).where(values.notna(), None), pa.string())
             else:
                 cols[field.name] = pa.Array.from_pandas(values)
         if name in POINT_TABLES:
-            for col, cells in _h3_columns(part).items():
+            for col, cells in _h3_columns(part, coder).items():
                 cols[col] = pa.array(cells)
         table = pa.table(cols)
         buf = io.BytesIO()
@@ -219,10 +239,11 @@ def _csv_chunks(name: str, frame: pd.DataFrame, generation: int) -> Iterator[tup
         yield list(cols), buf.getvalue()
 
 
-def _write_rows(conn: Connection, name: str, frame: pd.DataFrame, generation: int) -> None:
+def _write_rows(conn: Connection, name: str, frame: pd.DataFrame, generation: int,
+                offset: int = 0, coder: CellCoder | None = None) -> None:
     dbapi = conn.connection.driver_connection
     with dbapi.cursor() as cur:
-        for columns, chunk in _csv_chunks(name, frame, generation):
+        for columns, chunk in _csv_chunks(name, frame, generation, offset, coder):
             sql = f"COPY ds_{name} ({', '.join(map(_q, columns))}) FROM STDIN WITH (FORMAT csv)"
             with cur.copy(sql) as copy:
                 copy.write(chunk)
@@ -254,15 +275,20 @@ def _get_canonical(conn: Connection, name: str, data_generation: int) -> pd.Data
     return frame
 
 
-def _read_rows(conn: Connection, name: str, data_generation: int) -> pd.DataFrame:
+def _read_rows(conn: Connection, name: str, data_generation: int, where: str = "",
+               params: dict[str, Any] | None = None, order: str = "rn", limit: int | None = None
+               ) -> pd.DataFrame:
+    """Validated canonical rows of one data set (``where``: an extra SQL condition with
+    psycopg ``%(name)s`` parameters ``params``; ``order`` and ``limit`` as in SQL)."""
     spec = SPECS[name]
     select = ", ".join(_select_expr(f) for f in spec.fields)
     sql = (f"COPY (SELECT {select} FROM ds_{name} WHERE generation = {int(data_generation)} "
-           f"ORDER BY rn) "
+           f"{'AND ' + where if where else ''} ORDER BY {order}"
+           f"{'' if limit is None else f' LIMIT {int(limit)}'}) "
            f"TO STDOUT WITH (FORMAT csv, HEADER)")
     buf = io.BytesIO()
     dbapi = conn.connection.driver_connection
-    with dbapi.cursor() as cur, cur.copy(sql) as copy:
+    with dbapi.cursor() as cur, cur.copy(sql, params or None) as copy:
         for data in copy:
             buf.write(data)
     buf.seek(0)
@@ -285,11 +311,15 @@ def _read_rows(conn: Connection, name: str, data_generation: int) -> pd.DataFram
 class DbStore:
     """Imported data sets, versioned in PostgreSQL/PostGIS (see the module docstring)."""
 
-    def __init__(self, engine: Engine | str, preparer: Callable[[Path], object] | None = None) -> None:
+    def __init__(self, engine: Engine | str, preparer: Callable[[Path], object] | None = None,
+                 cells: Callable[[pd.DataFrame], CellCoder] | None = None) -> None:
         """``preparer`` builds the prepared form of a data folder in place (issue #9's
-        ``geo.prepared.prepare_folder``, handed in from above): see :func:`store_prepared`."""
+        ``geo.prepared.prepare_folder``, handed in from above): see :func:`store_prepared`.
+        ``cells`` (districts -> :data:`CellCoder`, geo.h3cells.point_cells) computes the H3
+        cells of a whole chunk of points at once in :meth:`load_folder`; None: per point."""
         self.engine = engine_for(engine) if isinstance(engine, str) else engine
         self.preparer = preparer
+        self.cells = cells
         self.root = redact(self.engine.url.render_as_string(hide_password=False))
         self._schema_ok = False
 
@@ -383,6 +413,34 @@ class DbStore:
         :func:`data.dbstore.bundle_of`)."""
         return bundle_of(self, generation)
 
+    # --- what a replica reads (the prepared form, see geo.dbbundle) --------------------------------
+    def small_frames(self, generation: int) -> dict[str, pd.DataFrame]:
+        """Every data set of a generation except the large ones (:data:`LARGE`: complaints
+        and pings), read in one snapshot: the tables a replica holds beside the cubes."""
+        with self._connect() as conn:
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            return self._frames(conn, generation, [n for n in DATASETS if n not in LARGE])
+
+    def prepared_files(self, generation: int) -> dict[str, bytes]:
+        """The prepared form's files of a generation (empty: it has none)."""
+        with self._connect() as conn:
+            return get_prepared_files(conn, generation)
+
+    def read_records(self, generation: int, name: str, small: dict[str, pd.DataFrame],
+                     start: pd.Timestamp | None = None, end: pd.Timestamp | None = None) -> pd.DataFrame:
+        """Rows of a data set in a time range, filtered in SQL (:mod:`data.dbstore.records`)."""
+        from data.dbstore.records import read_records
+
+        return read_records(self, generation, name, small, start, end)
+
+    def query_points(self, generation: int, small: dict[str, pd.DataFrame], f: Any,
+                     scope: frozenset[str] | None, limit: int) -> tuple[pd.DataFrame, int]:
+        """The single-complaint layer's rows, filtered and limited in SQL
+        (:func:`data.dbstore.records.query_points`)."""
+        from data.dbstore.records import query_points
+
+        return query_points(self, generation, small, f, scope, limit)
+
     def _history(self, conn: Connection) -> list[dict[str, Any]]:
         rows = conn.execute(text("SELECT generation, time, action, source, restored_from, datasets, "
                                  "notes FROM lagebild_generations ORDER BY generation")).all()
@@ -459,9 +517,21 @@ class DbStore:
                            default_field=default_field, notes=[],
                            report=(report.kind, summary))
 
-    def load_folder(self, folder: str | Path) -> Version:
+    def load_folder(self, folder: str | Path, chunk_rows: int | None = COPY_CHUNK,
+                    progress: Callable[[str], None] | None = None) -> Version:
         """Store a whole data folder (data/folder.py layout, e.g. the demo city or the
-        generator's output) as one new version of every data set; validated first."""
+        generator's output) as one new version of every data set; validated first.
+
+        ``chunk_rows`` (default): the large data sets are streamed in chunks of that many
+        rows and the preparer runs beside the copy (:mod:`data.dbstore.bulk`, bounded
+        memory at region scale); None: the whole folder is read into memory and written
+        like an import.
+        """
+        if chunk_rows is not None:
+            from data.dbstore.bulk import load_folder_streaming
+
+            return load_folder_streaming(self, folder, chunk_rows=chunk_rows, preparer=self.preparer,
+                                         progress=progress)
         from data.folder import read_folder
 
         folder = Path(folder)
@@ -586,12 +656,24 @@ def store_prepared(conn: Connection, generation: int, frames: dict[str, pd.DataF
     with tempfile.TemporaryDirectory(prefix="lagebild-prepare-") as tmp:
         folder = write_folder(Path(tmp) / "data", frames, meta)
         preparer(folder)
-        root = folder / "prepared"
-        files = {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()} \
-            if root.is_dir() else {}
-    for name, body in files.items():
+        store_prepared_files(conn, generation, folder / "prepared")
+
+
+def store_prepared_files(conn: Connection, generation: int, root: Path) -> int:
+    """Store every file under ``root`` (a ``prepared/`` directory; missing: none) as a blob
+    ``prepared/<relative path>`` of ``generation``; returns the bytes stored."""
+    total = 0
+    if not root.is_dir():
+        return total
+    for path in sorted(root.rglob("*")):
+        if not path.is_file():
+            continue
+        body = path.read_bytes()
+        total += len(body)
         conn.execute(text("INSERT INTO lagebild_prepared (generation, name, format, body) "
-                          "VALUES (:g, :n, 'file', :b)"), {"g": generation, "n": PREPARED + name, "b": body})
+                          "VALUES (:g, :n, 'file', :b)"),
+                     {"g": generation, "n": PREPARED + str(path.relative_to(root)), "b": body})
+    return total
 
 
 def get_prepared_files(conn: Connection | Engine, generation: int) -> dict[str, bytes]:
