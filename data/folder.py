@@ -386,7 +386,8 @@ def closed_quarters(complaints: pd.DataFrame) -> np.ndarray:
 # --- writing -------------------------------------------------------------------------------
 
 def _json_value(value: object) -> object:
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA \
+            or value is pd.NaT:
         return None
     if isinstance(value, pd.Timestamp):
         return None if pd.isna(value) else value.isoformat()
