@@ -48,7 +48,7 @@ def load_db_bundle(url: str, generation: int, _engine: object) -> DataBundle:
     return bundle
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, on_release=lambda watcher: watcher.stop(timeout=0))
 def state_watcher(url: str, _engine: object) -> object:
     """The replica's one listener on the store's state row (``LISTEN lagebild_state``,
     :class:`data.dbstore.watch.StateWatcher`): reruns read the current generation from it

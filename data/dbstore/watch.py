@@ -109,13 +109,14 @@ class StateWatcher:
             time.sleep(0.02)
         return self._listening
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10.0) -> None:
+        """End the listener (its thread ends within ``check_s``; waits ``timeout`` for it)."""
         self._stop.set()
         conn = self._conn
         if conn is not None:
             with contextlib.suppress(Exception):
                 conn.cancel_safe()
-        self._thread.join(timeout=10)
+        self._thread.join(timeout=timeout)
 
     def backend_pid(self) -> int | None:
         """The PostgreSQL backend of the listener connection (tests terminate it)."""
