@@ -528,6 +528,9 @@ def main(argv: list[str] | None = None) -> int:
         for r in replicas:
             r.stop()
         cluster.stop()
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
