@@ -26,6 +26,14 @@ SITE_CONF = REPO / "deploy" / "nginx" / "lagebild.conf"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
+#: Server options of a replica in a shared deployment beyond the defaults, as in
+#: deploy/systemd/lagebild@.service (tests/test_deploy_options.py keeps the two equal).
+#: ``runner.postScriptGC false``: no full garbage collection after every script run (it took
+#: about a tenth of a replica's CPU per rerun under load; Python's own generational
+#: collector still runs, and bench/load.py checks RSS over 500 sessions).
+SERVER_OPTIONS = ("--runner.postScriptGC", "false")
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -50,8 +58,12 @@ def wait_healthy(url: str, timeout: float = 90, proc: subprocess.Popen | None = 
 class Replica:
     """One ``streamlit run`` process (a replica of the app)."""
 
-    def __init__(self, env: dict[str, str], port: int | None = None, log_dir: Path | None = None) -> None:
+    def __init__(self, env: dict[str, str], port: int | None = None, log_dir: Path | None = None,
+                 options: tuple[str, ...] | None = None) -> None:
+        """``options``: more ``streamlit run`` options (default :data:`SERVER_OPTIONS`, as the
+        systemd unit runs a replica)."""
         self.port = port or free_port()
+        self.options = SERVER_OPTIONS if options is None else options
         self.env = {**os.environ, "LAGEBILD_TILES": "none", **env}
         self.log_path = (log_dir or Path(tempfile.gettempdir())) / f"lagebild-replica-{self.port}.log"
         self.proc: subprocess.Popen | None = None
@@ -65,7 +77,7 @@ class Replica:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.port", str(self.port),
              "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType",
-             "none", "--browser.gatherUsageStats", "false"],
+             "none", "--browser.gatherUsageStats", "false", *self.options],
             cwd=REPO, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
         if wait:
             wait_healthy(f"{self.url}/_stcore/health", proc=self.proc)

@@ -37,6 +37,7 @@ class Run:
     exceptions: list[str]
     query: str
     page_hash: str
+    page: str  # url path of the page that ran ("" = the default page)
 
 
 @dataclass
@@ -49,6 +50,8 @@ class Session:
     cookies: dict[str, str] = field(default_factory=dict)
     session_id: str = ""
     widgets: dict[str, object] = field(default_factory=dict)  # key -> widget proto (last run)
+    received: int = 0  # bytes of ForwardMsgs received (all runs of this session)
+    messages: int = 0  # ForwardMsgs received
     _ws: object = None
     _states: dict[str, WidgetState] = field(default_factory=dict)
 
@@ -98,19 +101,27 @@ class Session:
         widgets: dict[str, object] = {}
         texts: list[str] = []
         exceptions: list[str] = []
+        ran_page = ""
         while True:
             try:
                 data = await asyncio.wait_for(self._ws.recv(), self.timeout)
             except Exception as exc:  # closed connection, timeout
                 raise SessionError(f"connection lost: {type(exc).__name__}: {exc}") from None
+            self.received += len(data)
+            self.messages += 1
             fm = ForwardMsg()
             fm.ParseFromString(data)
             kind = fm.WhichOneof("type")
             if kind == "new_session":
                 self.session_id = fm.new_session.initialize.session_id or self.session_id
-                if fm.new_session.page_script_hash:
-                    self.page_hash = fm.new_session.page_script_hash
                 widgets, texts, exceptions = {}, [], []  # a new run (e.g. after st.rerun)
+            elif kind == "navigation":
+                # the page that runs (st.navigation): the browser sends its hash with the next
+                # rerun. (new_session's page_script_hash is the entry script's: sent back, it
+                # would run the default page, the Übersicht, instead of the page shown.)
+                self.page_hash = fm.navigation.page_script_hash
+                ran_page = next((p.url_pathname for p in fm.navigation.app_pages
+                                 if p.page_script_hash == self.page_hash), "")
             elif kind == "page_info_changed":
                 self.query = fm.page_info_changed.query_string
             elif kind == "delta" and fm.delta.WhichOneof("type") == "new_element":
@@ -142,4 +153,4 @@ class Session:
                 self._states = {i: st for i, st in self._states.items() if i in alive}
                 self.widgets = widgets
                 return Run(time.perf_counter() - started, widgets, texts, exceptions, self.query,
-                           self.page_hash)
+                           self.page_hash, ran_page)

@@ -37,9 +37,9 @@ def load_bundle(folder: str, sig: str) -> DataBundle:
 @st.cache_resource(show_spinner=False, max_entries=2)
 def load_db_bundle(url: str, generation: int, _engine: object) -> DataBundle:
     """One generation of the database store: its prepared cubes and small tables, never the
-    raw pings (geo.dbbundle; cached per generation: every rerun of every session asks the
-    state row which generation is current, so an import reaches every replica at the next
-    rerun, never half)."""
+    raw pings (geo.dbbundle; cached per generation: every rerun of every session takes the
+    current generation from the replica's listener (:func:`state_watcher`), so an import
+    reaches every replica at its sessions' next rerun after the notification, never half)."""
     from data.dbstore import DbStore
     from geo.dbbundle import open_db_bundle
 
@@ -47,6 +47,17 @@ def load_db_bundle(url: str, generation: int, _engine: object) -> DataBundle:
     gc.collect()
     gc.freeze()
     return bundle
+
+
+@st.cache_resource(show_spinner=False, on_release=lambda watcher: watcher.stop(timeout=0))
+def state_watcher(url: str, _engine: object) -> object:
+    """The replica's one listener on the store's state row (``LISTEN lagebild_state``,
+    :class:`data.dbstore.watch.StateWatcher`): reruns read the current generation from it
+    instead of querying PostgreSQL each time; while it is down it polls ``_engine`` (bounded)."""
+    from data.dbstore import read_state
+    from data.dbstore.watch import StateWatcher
+
+    return StateWatcher(url, lambda: read_state(_engine))  # type: ignore[arg-type]
 
 
 def _db_bundle(url: str) -> tuple[Source, str, DataBundle | None, Exception | None] | None:
@@ -58,7 +69,10 @@ def _db_bundle(url: str) -> tuple[Source, str, DataBundle | None, Exception | No
     source = Source(Path(label.replace("/", "_")), "db", None, label)
     try:
         engine = db.connection(url).engine
-        generation, active = read_state(engine)
+        if os.environ.get("LAGEBILD_DB_LISTEN", "1").strip() == "0":  # e.g. behind PgBouncer's
+            generation, active = read_state(engine)  # transaction pooling: ask at every rerun
+        else:
+            generation, active = state_watcher(url, engine).state()  # type: ignore[attr-defined]
     except Exception as exc:  # unreachable database or no schema: an error page, not a crash
         return source, f"db:{label}", None, exc
     if not active:

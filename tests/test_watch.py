@@ -1,0 +1,151 @@
+"""The replica's listener on the store's state row (data/dbstore/watch.py) against a real
+throwaway PostgreSQL: a commit in another process reaches it within 10 s without per-rerun
+polling; a dropped listener connection falls back to bounded polling and recovers."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from pgcluster import wait_until
+
+from data.dbstore import DbStore, read_state
+from data.dbstore.watch import StateWatcher, conninfo
+from data.importers import prepare_import
+
+DEMO = Path(__file__).resolve().parent.parent / "data" / "demo"
+
+
+@pytest.fixture
+def store(pg_url: str):
+    s = DbStore(pg_url)
+    s.load_folder(DEMO)
+    s.activate()
+    yield s
+    s.engine.dispose()
+
+
+class CountingPoll:
+    """The fallback poll through the replica's engine, counted."""
+
+    def __init__(self, store: DbStore) -> None:
+        self.store, self.calls = store, 0
+
+    def __call__(self) -> tuple[int, bool]:
+        self.calls += 1
+        return read_state(self.store.engine)
+
+
+def _import(store: DbStore, tmp_path: Path, n: int = 3) -> int:
+    rows = store.read_dataset("complaints").head(n)
+    path = tmp_path / f"c{time.monotonic_ns()}.csv"
+    path.write_text("complaint_id,received_at,category,lat,lon\n" + "".join(
+        f"W-{i},2026-08-03T10:00,{c.category},{c.lat},{c.lon}\n" for i, c in enumerate(rows.itertuples())),
+        encoding="utf-8")
+    return store.commit(prepare_import("complaints", path, store=store)).generation
+
+
+def _terminate_listener(store: DbStore, watcher: StateWatcher) -> None:
+    from sqlalchemy import text
+
+    pid = watcher.backend_pid()
+    assert pid is not None
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar() is True
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("postgresql+psycopg://u:p@db:5433/lagebild", "postgresql://u:p@db:5433/lagebild"),
+    ("postgresql://u@127.0.0.1/x?sslmode=require", "postgresql://u@127.0.0.1/x?sslmode=require"),
+])
+def test_conninfo_from_the_store_url(url: str, expected: str) -> None:
+    assert conninfo(url) == expected
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"fallback_s": 0}, "fallback_s"), ({"check_s": 11}, "check_s"), ({"reconnect_s": -1}, "reconnect_s"),
+])
+def test_intervals_are_bounded_by_the_10_s_promise(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        StateWatcher("postgresql+psycopg://u@127.0.0.1/x", lambda: (0, False), **kwargs)
+
+
+def test_sqlite_url_is_rejected() -> None:
+    with pytest.raises(ValueError, match="PostgreSQL"):
+        conninfo("sqlite:///x.db")
+
+
+def test_an_import_elsewhere_reaches_the_listener_without_polling(store: DbStore, tmp_path: Path) -> None:
+    poll = CountingPoll(store)
+    watcher = StateWatcher(store.engine.url.render_as_string(hide_password=False), poll)
+    try:
+        assert watcher.wait_listening(10)
+        before = watcher.state()
+        assert before == store.state() and before[1]
+        for _ in range(200):  # many reruns: none of them asks the database
+            assert watcher.state() == before
+        other = DbStore(store.engine.url.render_as_string(hide_password=False))  # another replica / the CLI
+        new = _import(other, tmp_path)
+        other.engine.dispose()
+        assert new == before[0] + 1
+        assert wait_until(lambda: watcher.state() == (new, True), timeout=10)
+        assert watcher.stats["notifications"] >= 1
+        other_off = DbStore(store.engine.url.render_as_string(hide_password=False))
+        other_off.deactivate()  # the active switch is notified too
+        other_off.engine.dispose()
+        assert wait_until(lambda: watcher.state() == (new, False), timeout=10)
+        assert poll.calls == 0  # everything came through LISTEN
+    finally:
+        watcher.stop()
+
+
+def test_a_dropped_listener_falls_back_to_bounded_polling_and_recovers(store: DbStore, tmp_path: Path
+                                                                       ) -> None:
+    poll = CountingPoll(store)
+    url = store.engine.url.render_as_string(hide_password=False)
+    # a reconnect slower than the fallback interval, so the fallback is seen at work
+    watcher = StateWatcher(url, poll, fallback_s=0.5, reconnect_s=3.0)
+    try:
+        assert watcher.wait_listening(10)
+        first_backend = watcher.backend_pid()
+        _terminate_listener(store, watcher)
+        assert wait_until(lambda: not watcher.listening, timeout=10)
+        # while it is down: an import is still seen (by polling), and polling is bounded
+        new = _import(store, tmp_path)
+        assert wait_until(lambda: watcher.state() == (new, True), timeout=10)
+        calls = poll.calls
+        assert calls >= 1
+        t0 = time.monotonic()
+        n = 0
+        while time.monotonic() - t0 < 0.9 and not watcher.listening:
+            watcher.state()
+            n += 1
+        assert n > 50 and poll.calls - calls <= 3  # many reruns, at most one poll per 0.5 s
+        # it reconnects on its own, on a new backend, and listens again
+        assert watcher.wait_listening(10)
+        assert watcher.backend_pid() not in (None, first_backend)
+        assert watcher.stats["connects"] >= 2
+        calls = poll.calls
+        newer = _import(store, tmp_path)
+        assert wait_until(lambda: watcher.state() == (newer, True), timeout=10)
+        assert poll.calls == calls  # back on LISTEN: no polling
+    finally:
+        watcher.stop()
+
+
+def test_an_unreachable_database_raises_from_the_fallback_poll() -> None:
+    import pgcluster
+
+    from data.dbstore import engine_for
+
+    engine = engine_for(f"postgresql+psycopg://nobody@127.0.0.1:{pgcluster.free_port()}/x")
+    watcher = StateWatcher(engine.url.render_as_string(hide_password=False), lambda: read_state(engine),
+                           reconnect_s=0.2)
+    try:
+        assert not watcher.wait_listening(0.5)
+        with pytest.raises(Exception, match=r"127\.0\.0\.1"):
+            watcher.state()
+    finally:
+        watcher.stop()
+        engine.dispose()
