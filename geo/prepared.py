@@ -592,7 +592,7 @@ def _check_unique_across(folder: Path, name: str, column: str, hashes: np.ndarra
     if dup.any():
         rows = np.flatnonzero(dup)[:10]
         raise DataFolderError(folder, contracts.errors_frame(
-            [(name, int(r), column, str(ids.iloc[r]), "duplicate id (already used above)")
+            [(name, int(r) + 1, column, str(ids.iloc[r]), "duplicate id (already used above)")
              for r in rows]))
 
 

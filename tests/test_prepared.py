@@ -278,13 +278,17 @@ def test_streamed_complaints_are_checked_across_chunks(tmp_path: Path) -> None:
     c = frames["complaints"].copy()
     c.loc[350, "complaint_id"] = c.loc[5, "complaint_id"]  # in another chunk of 97 rows
     folder = write_folder(tmp_path / "dup", {**frames, "complaints": c}, meta)
-    with pytest.raises(DataFolderError, match=r"row 350.*duplicate id") as info:
+    with pytest.raises(DataFolderError, match=r"row 351.*duplicate id") as info:
         prepared.prepare_folder(folder, progress=None, chunk_rows=97)
-    assert list(info.value.errors["row"]) == [350]
+    with pytest.raises(DataFolderError) as whole:  # rows count from 1, as loading whole does
+        load_folder(folder)
+    assert list(info.value.errors["row"]) == list(whole.value.errors["row"]) == [351]
     c = frames["complaints"].copy()
     c.loc[250, "lat"] = 95.0  # invalid, in the third chunk: the row counts over the file
     folder = write_folder(tmp_path / "lat", {**frames, "complaints": c}, meta)
     with pytest.raises(DataFolderError) as info:
         prepared.prepare_folder(folder, progress=None, chunk_rows=97)
-    assert list(info.value.errors["row"]) == [250]
+    with pytest.raises(DataFolderError) as whole:
+        load_folder(folder)
+    assert list(info.value.errors["row"]) == list(whole.value.errors["row"]) == [251]
     assert not (folder / "prepared").exists()
