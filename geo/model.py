@@ -41,8 +41,11 @@ class SpatialModel:
     # City-wide analytics per filter state (hot spots, the gap list before the district cut):
     # the district filter only narrows what is shown, so a district change, and the second
     # caller in one run (map and its text alternative), reuse them. Bounded; thread-safe.
-    _memo: OrderedDict = field(default_factory=OrderedDict, repr=False, compare=False)
-    _memo_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    # Not init fields: a model made by dataclasses.replace (e.g. another publisher) starts
+    # with its own empty memo instead of sharing results computed for other numbers.
+    _memo: OrderedDict = field(default_factory=OrderedDict, init=False, repr=False, compare=False)
+    _memo_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False,
+                                       compare=False)
 
 
 #: City-wide analytics results kept per model (each a table of at most n_cells rows).

@@ -25,8 +25,8 @@ def model():
 
 
 def _fresh(model):
-    """The same cubes without any memoised result."""
-    return replace(model, _memo=type(model._memo)())
+    """The same cubes without any memoised result (a replaced model starts with its own memo)."""
+    return replace(model)
 
 
 def test_hotspots_equal_a_fresh_computation_and_are_copies(model) -> None:
@@ -63,3 +63,16 @@ def test_memo_is_bounded(model) -> None:
     for hour in range(geo_model.MEMO_ENTRIES + 5):
         geo_model.hotspots(m, replace(CITY, hours=(hour % 24, hour % 24 + 1), weekdays=(hour // 24,)))
     assert len(m._memo) == geo_model.MEMO_ENTRIES
+
+
+
+def test_a_replaced_model_does_not_share_the_memo(model) -> None:
+    """A model with another publisher (dataclasses.replace) must not reuse memoised results
+    computed for the other one's numbers."""
+    from data.privacy import Publisher
+
+    exact_gap = geo_model.gap(model, CITY)
+    published = replace(model, publisher=Publisher(k=5, secret="test-secret"))
+    assert published._memo is not model._memo
+    published_gap = geo_model.gap(published, CITY)
+    assert not published_gap["complaints"].equals(exact_gap["complaints"])
