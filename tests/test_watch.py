@@ -100,29 +100,48 @@ def test_an_import_elsewhere_reaches_the_listener_without_polling(store: DbStore
         watcher.stop()
 
 
+def _listener_role(store: DbStore, login: bool) -> str:
+    """A role for the listener alone (so that the test can keep it from reconnecting while
+    the replica's own engine still works); returns the listener's URL."""
+    from sqlalchemy import text
+
+    with store.engine.begin() as conn:
+        exists = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = 'lagebild_listener'")).first()
+        if not exists:
+            conn.execute(text("CREATE ROLE lagebild_listener"))
+            conn.execute(text("GRANT SELECT ON lagebild_state TO lagebild_listener"))
+        conn.execute(text(f"ALTER ROLE lagebild_listener {'LOGIN' if login else 'NOLOGIN'}"))
+    return store.engine.url.set(username="lagebild_listener", password=None).render_as_string(
+        hide_password=False)
+
+
 def test_a_dropped_listener_falls_back_to_bounded_polling_and_recovers(store: DbStore, tmp_path: Path
                                                                        ) -> None:
     poll = CountingPoll(store)
-    url = store.engine.url.render_as_string(hide_password=False)
-    # a reconnect slower than the fallback interval, so the fallback is seen at work
-    watcher = StateWatcher(url, poll, fallback_s=0.5, reconnect_s=3.0)
+    url = _listener_role(store, login=True)
+    watcher = StateWatcher(url, poll, fallback_s=0.5, reconnect_s=0.2)
     try:
         assert watcher.wait_listening(10)
         first_backend = watcher.backend_pid()
+        # the listener's connection drops and cannot come back (its role may not log in) until
+        # the test allows it: however slow the machine, the fallback is what is tested here
+        _listener_role(store, login=False)
         _terminate_listener(store, watcher)
         assert wait_until(lambda: not watcher.listening, timeout=10)
         # while it is down: an import is still seen (by polling), and polling is bounded
         new = _import(store, tmp_path)
         assert wait_until(lambda: watcher.state() == (new, True), timeout=10)
+        assert not watcher.listening
         calls = poll.calls
         assert calls >= 1
         t0 = time.monotonic()
         n = 0
-        while time.monotonic() - t0 < 0.9 and not watcher.listening:
+        while time.monotonic() - t0 < 0.9:
             watcher.state()
             n += 1
         assert n > 50 and poll.calls - calls <= 3  # many reruns, at most one poll per 0.5 s
         # it reconnects on its own, on a new backend, and listens again
+        _listener_role(store, login=True)
         assert watcher.wait_listening(10)
         assert watcher.backend_pid() not in (None, first_backend)
         assert watcher.stats["connects"] >= 2
