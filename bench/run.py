@@ -24,8 +24,8 @@ Measures, on a generated data set (cached under bench/out/):
                      many as the first map had), painted; naive_browser_update_s: the same
                      periods chosen on the naive page until its heat-map canvas is drawn
                      (median of 5 each). browser_lost_presses: key presses that Streamlit
-                     dropped (the slider element swapped, see browser_bench), repeated and
-                     not counted in the time.
+                     dropped, repeated and not counted in the time (a guard: the unkeyed
+                     slider used to drop every other change; 0 since it has a key).
 Protocol of the filter changes (the same on both pages, AppTest in one process, data and
 model warm, nothing of the new filter state cached on the Lagebild page):
   period    seven quarters, each chosen alone, city-wide (the headline; PERIODS);
@@ -107,8 +107,8 @@ LOST: dict[str, int] = {}  # filter changes the page did not take (repeated, not
 
 def time_reruns(at, set_filter, values, repeat: int, took=None, name: str = "") -> list[float]:
     """Seconds of the rerun after each change. ``took(app, value)`` says whether the change
-    took effect; when it did not (the unkeyed period slider drops every other change, see
-    ui/chrome.py), the change is made again and only the run that took it is timed."""
+    took effect; when it did not (the unkeyed period slider used to drop every other change;
+    a guard now), the change is made again and only the run that took it is timed."""
     times = []
     for i in range(repeat):
         value = values[i % len(values)]
@@ -327,9 +327,9 @@ def browser_bench(folder: Path, n: int = 5, updates: bool = True) -> dict:
                 def earlier(i):
                     """One quarter earlier on the period's start (react-aria slider thumb).
 
-                    The slider has no key (ui/chrome.py): each new value makes a new slider
-                    element, which Streamlit swaps in when the next input arrives; a key press
-                    on the old element is then lost (the period does not change). The thumb is
+                    The unkeyed slider used to swap in a new element after each change, so a
+                    key press on the old one was lost; it has a key now (ui/chrome.py) and this
+                    stays as a guard. The thumb is
                     re-located for every press, and a press that did not change the period
                     (the URL's q) within 3 s is repeated; the time counts from the press that
                     changed it.

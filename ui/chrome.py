@@ -201,8 +201,28 @@ def _set(key: str, value) -> None:
     st.session_state[_kept(key)] = value
 
 
+# The period slider is keyed, so its identity stays the same while the user moves it (an
+# unkeyed widget is identified by its ``value``: each change made a new slider, and the next
+# change, sent to the old one, was lost). It is given the kept period as ``value`` and never
+# written through session state (a range select_slider without a range ``value`` does not read
+# two-thumb input back). A restored, reset or sanitised period is shown by a new key
+# (generation below): a fresh slider whose default is the new period. A page switch
+# (st.navigation) gives it a new identity too (the page is part of it), seeded the same way.
+_Q_GEN = "_flt_q_gen"
+
+
+def _period_key() -> str:
+    return f"{K_Q}_{st.session_state.get(_Q_GEN, 0)}"
+
+
+def _set_period(value: tuple[str, str]) -> None:
+    """Set the kept period from outside the slider (URL, reset, data switch)."""
+    _set(K_Q, tuple(value))
+    st.session_state[_Q_GEN] = st.session_state.get(_Q_GEN, 0) + 1
+
+
 def _write_widget_state(f: Filters) -> None:
-    _set(K_Q, (quarter_label(f.q_from), quarter_label(f.q_to)))
+    _set_period((quarter_label(f.q_from), quarter_label(f.q_to)))
     _set(K_D, list(f.districts))
     _set(K_F, list(f.fields))
     _set(K_C, list(f.categories))
@@ -225,7 +245,7 @@ def _sanitise_widget_state(vocab: Vocabulary, default: Filters) -> None:
     labels = [quarter_label(q) for q in vocab.quarters]
     q = _get(K_Q)
     if not (isinstance(q, tuple | list) and len(q) == 2 and all(v in labels for v in q)):
-        _set(K_Q, (quarter_label(default.q_from), quarter_label(default.q_to)))
+        _set_period((quarter_label(default.q_from), quarter_label(default.q_to)))
     for key, allowed in ((K_D, vocab.districts), (K_F, FIELDS), (K_C, vocab.categories),
                          (K_K, PATROL_KINDS), (K_WD, range(7))):
         _set(key, [v for v in _get(key, []) if v in allowed])
@@ -239,10 +259,9 @@ def _filter_widgets(bundle: DataBundle, vocab: Vocabulary, lang: str) -> Filters
     labels = [quarter_label(q) for q in vocab.quarters]
     st.sidebar.subheader(t("chrome.filters", lang))
     if len(labels) > 1:
-        # No key: the slider is identified by its value, so a restored or reset period
-        # re-creates it with that value (a keyed range slider can't be seeded reliably).
+        # Keyed (a stable identity, see _period_key); seeded by ``value`` only.
         chosen = st.sidebar.select_slider(t("chrome.period", lang), options=labels,
-                                          value=tuple(_get(K_Q)))
+                                          value=tuple(_get(K_Q)), key=_period_key())
         _set(K_Q, tuple(chosen))
     else:
         st.sidebar.caption(f"{t('chrome.period', lang)}: {labels[0]}")
