@@ -152,12 +152,15 @@ def incident_count(incidents: pd.DataFrame, mask: np.ndarray, publisher=None) ->
     return publisher.one(n, float(publisher.keys_of(incidents, "incident_id")[mask].sum()))
 
 
-def compare_counts(current: pd.Series, previous: pd.Series) -> pd.DataFrame:
-    """Counts per key in two periods with z and signal, sorted by |z| (largest first)."""
+def compare_counts(current: pd.Series, previous: pd.Series, absent: float = 0.0) -> pd.DataFrame:
+    """Counts per key in two periods with z and signal, sorted by |z| (largest first).
+
+    ``absent``: the count of a key missing in one period (0; NaN for published counts, where
+    a missing key must look like a suppressed one)."""
     keys = current.index.union(previous.index)
     out = pd.DataFrame({
-        "current": current.reindex(keys, fill_value=0).astype(float),
-        "previous": previous.reindex(keys, fill_value=0).astype(float),
+        "current": current.reindex(keys, fill_value=absent).astype(float),
+        "previous": previous.reindex(keys, fill_value=absent).astype(float),
     })
     out["z"] = trend_z(out["current"].to_numpy(), out["previous"].to_numpy())
     out["signal"] = [signal(z) for z in out["z"]]

@@ -14,6 +14,7 @@ at least ``k`` (:func:`suppress_margin`).
 from __future__ import annotations
 
 import hashlib
+import threading
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -354,19 +355,22 @@ class Publisher:
     def keys_of(self, frame: pd.DataFrame, id_column: str) -> np.ndarray:
         """The record key of every row of ``frame`` (from ``id_column``), hashed once per frame."""
         tag = (id_column, self.secret, len(frame))
-        found = _ROW_KEYS.get(id(frame))
+        with _ROW_KEYS_LOCK:  # sessions run in threads of one process
+            found = _ROW_KEYS.get(id(frame))
         if found is not None and found[0]() is frame and found[1] == tag:
             return found[2]
         keys = record_keys(frame[id_column].to_numpy(), self.secret)
-        for key in [k for k, v in _ROW_KEYS.items() if v[0]() is None]:  # frames gone
-            del _ROW_KEYS[key]
-        _ROW_KEYS[id(frame)] = (weakref.ref(frame), tag, keys)
+        with _ROW_KEYS_LOCK:
+            for key in [k for k, v in _ROW_KEYS.items() if v[0]() is None]:  # frames gone
+                del _ROW_KEYS[key]
+            _ROW_KEYS[id(frame)] = (weakref.ref(frame), tag, keys)
         return keys
 
 
 #: Record keys per table (small tables counted live, e.g. staff incidents), by frame identity
 #: (DataFrames are not hashable: id plus a weak reference that must still point to the frame).
 _ROW_KEYS: dict[int, tuple] = {}
+_ROW_KEYS_LOCK = threading.Lock()
 
 
 def publisher_for(role: str, env: Mapping[str, str]) -> Publisher | None:

@@ -17,6 +17,7 @@ data sets).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import weakref
@@ -25,6 +26,7 @@ from pathlib import Path
 from data import contracts
 from data.dbstore import LARGE, DbStore
 from data.folder import DataBundle, prepare
+from data.privacy import cell_key_secret, secret_tag
 from geo.prepared import FORMAT_VERSION, MANIFEST, PREPARED_DIR, attach, read_prepared
 
 
@@ -32,7 +34,11 @@ def open_db_bundle(store: DbStore, generation: int) -> DataBundle:
     """The app's bundle of one generation: small tables and the prepared form (see above)."""
     files = store.prepared_files(generation)
     manifest = json.loads(files[MANIFEST]) if MANIFEST in files else None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
+    if (not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION
+            or manifest.get("cell_key") != secret_tag(cell_key_secret(os.environ))):
+        # no prepared form, an old one, or key sums made with another cell key secret than
+        # this replica's (they would publish a viewer's counts under a second noise): built
+        # from the rows instead, with this replica's secret
         return store.load_bundle(generation)
     folder = Path(tempfile.mkdtemp(prefix=f"lagebild-db-g{generation}-"))
     try:

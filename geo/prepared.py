@@ -330,7 +330,8 @@ class _ComplaintParts:
         self._tables.append(DataBundle(frames={"complaints": chunk}).complaint_table)
         received = chunk["received_at"]
         newest = received.max()
-        self.as_of = newest if self.as_of is None or newest > self.as_of else self.as_of
+        if pd.notna(newest) and (self.as_of is None or pd.isna(self.as_of) or newest > self.as_of):
+            self.as_of = newest  # (an empty chunk has no newest complaint)
         self._latest.append(chunk.groupby(chunk["district_id"].astype(object).fillna(""),
                                           sort=True)["received_at"].max())
         self.quarters.update(np.unique(chunk["quarter"]).tolist())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -175,3 +176,15 @@ def test_overview_gives_no_z_for_hours_and_share() -> None:
         hours_now={"kod": 90, "joint": 30}, hours_prev={"kod": 80, "joint": 20}, has_previous=True)}
     assert kpis["patrol_hours"].z is None and kpis["joint_share"].z is None
     assert kpis["complaints"].z is not None
+
+
+@pytest.mark.parametrize(("absent", "expected_current"), [(0.0, 0.0), (float("nan"), None)])
+def test_compare_counts_fills_a_missing_key_with_absent(absent: float, expected_current) -> None:
+    """Published counts: a key missing in one period must look like a suppressed one (NaN),
+    not like a true 0 that would give it a z."""
+    table = compare_counts(pd.Series({"a": 30.0}), pd.Series({"a": 20.0, "b": 25.0}), absent=absent)
+    row = table.set_index("key").loc["b"]
+    if expected_current is None:
+        assert np.isnan(row["current"]) and np.isnan(row["z"])
+    else:
+        assert row["current"] == expected_current and row["z"] < -2

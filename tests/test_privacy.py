@@ -235,3 +235,4 @@ def test_staff_incidents_only_per_district(demo, models) -> None:
         assert f"{rec.lon:.6f}" not in html and f"{rec.lat:.6f}" not in html
     assert set(anon.districts.columns) >= {"incidents"}
     assert anon.districts["incidents"].dropna().ge(5).all()
+

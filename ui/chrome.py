@@ -9,6 +9,7 @@ filters, data).
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -21,6 +22,7 @@ from data.contracts import FIELDS, PATROL_KINDS, TZ
 from data.filters import Filters, Vocabulary, default_filters, from_query, to_query
 from data.folder import DataBundle, DataFolderError
 from data.periods import latest_complete_quarter, parse_quarter, quarter_label
+from data.privacy import CELL_KEY_ENV
 from data.roles import LOCAL_ADMIN, Principal, check_role
 from data.sources import Source
 from ui import a11y, auth, basemap, cache
@@ -31,6 +33,12 @@ ROOT = Path(__file__).resolve().parent.parent
 ICON = str(ROOT / "assets" / "icon.png")
 
 register({
+    "chrome.demo_cell_key": (
+        "{var} ist nicht gesetzt: die veröffentlichten Zahlen der Betrachter und der Präsentation "
+        "verwenden den öffentlichen Demo-Schlüssel. Bitte ein eigenes Geheimnis setzen "
+        "(z. B. openssl rand -hex 32) und die Daten neu vorbereiten.",
+        "{var} is not set: the published numbers of viewers and the presentation use the public "
+        "demo key. Set a secret of your own (e.g. openssl rand -hex 32) and prepare the data again."),
     "app.title": ("Lagebild", "Lagebild"),
     "app.subtitle": ("Integratives Lagebild Ordnungsdienst & Polizei",
                      "Joint situational picture, public-order service & police"),
@@ -373,6 +381,9 @@ def page() -> Context:
     lang = _open_page()
     statement_link(lang)
     principal = auth.require_login(lang)
+    if principal.authenticated and principal.role == "admin" and not os.environ.get(CELL_KEY_ENV, "").strip():
+        # a shared deployment with the public demo secret: viewers' noise could be recomputed
+        st.error(t("chrome.demo_cell_key", lang, var=CELL_KEY_ENV))
     source, signature, bundle, error = cache.current_bundle(lang)
     if error is not None:
         _error_page(source, error, lang)

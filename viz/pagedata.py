@@ -118,7 +118,8 @@ def what_changed_tables(bundle: DataBundle, f: Filters, lang: str) -> pd.DataFra
                                   ("category", "col.category", labels)):
         cur = count(c, complaint_mask(c, f), by, publisher=bundle.publisher)
         prev = count(c, complaint_mask(c, f.previous()), by, publisher=bundle.publisher)
-        table = compare_counts(cur, prev)  # (published counts: suppressed ones have no z)
+        # (published counts: suppressed and absent ones alike have no z)
+        table = compare_counts(cur, prev, absent=0 if bundle.publisher is None else np.nan)
         table = table[table["z"].abs() >= 2]
         if table.empty:
             continue
@@ -324,7 +325,10 @@ def quarter_series(bundle: DataBundle, f: Filters, district_id: str | None = Non
     g = replace(f, districts=(district_id,) if district_id else f.districts)
     c = bundle.complaint_table
     mask = complaint_mask(c, g, quarters=quarters)
-    counts = count(c, mask, "quarter", publisher=bundle.publisher).reindex(quarters, fill_value=0)
+    # published: a quarter without records is shown like one below k (empty), not as 0, so
+    # "none" and "fewer than k" cannot be told apart
+    absent = 0 if bundle.publisher is None else np.nan
+    counts = count(c, mask, "quarter", publisher=bundle.publisher).reindex(quarters, fill_value=absent)
     return pd.DataFrame({"quarter_label": [quarter_label(q) for q in quarters],
                          "value": counts.to_numpy()})
 

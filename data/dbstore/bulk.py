@@ -84,7 +84,7 @@ def stream_validated(folder: Path, name: str, small: dict[str, pd.DataFrame], ch
         if bad.any():
             rows = np.flatnonzero(bad)[:10]
             errors = pd.concat([errors, contracts.errors_frame(
-                [(name, int(r), column, str(frame[column].iloc[r]), f"unknown {column} (not in {target})")
+                [(name, int(r) + 1, column, str(frame[column].iloc[r]), f"unknown {column} (not in {target})")
                  for r in rows])], ignore_index=True)
         if not errors.empty:
             errors = errors.copy()
