@@ -14,6 +14,7 @@ at least ``k`` (:func:`suppress_margin`).
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import weakref
 from collections.abc import Mapping, Sequence
@@ -266,11 +267,20 @@ def conference_filters(f: Filters) -> Filters:
 
 
 def published_counts(counts: np.ndarray | Sequence[float], key_sums: np.ndarray | Sequence[float], k: int,
-                     ptable: PTable = PTABLE) -> np.ndarray:
-    """The counts conference mode shows: below k NaN (suppressed), from k on perturbed (≥ k)."""
+                     ptable: PTable = PTABLE, floor: int | None = None) -> np.ndarray:
+    """The counts conference mode shows: below k NaN (suppressed), from k on perturbed (≥ k).
+
+    The noise is always that of the configured floor (``floor``, default ``LAGEBILD_K``, at
+    most k), as on a viewer's pages (:class:`Publisher`): a raised k (``kmin``) only suppresses
+    more and never gives one count a second, different noise (two noisy values of one count
+    would narrow it down, and two narrowed counts would give an exact difference). A count
+    whose published value falls below k is suppressed too, so nothing below k is shown.
+    """
+    k = check_k(k)
+    base = min(k, k_from_env(os.environ) if floor is None else check_k(floor))
     n = np.nan_to_num(np.asarray(counts, dtype=np.float64), nan=0.0)
-    out = ptable.perturb(n, cell_keys(key_sums), k).astype(np.float64)
-    out[below_k(n, k)] = np.nan
+    out = ptable.perturb(n, cell_keys(key_sums), base).astype(np.float64)
+    out[below_k(n, k) | (out < k)] = np.nan
     return out
 
 

@@ -236,3 +236,19 @@ def test_staff_incidents_only_per_district(demo, models) -> None:
     assert set(anon.districts.columns) >= {"incidents"}
     assert anon.districts["incidents"].dropna().ge(5).all()
 
+
+@pytest.mark.parametrize("raised", [6, 7, 10, 25, 50])
+def test_a_raised_k_never_gives_a_count_a_second_noise(raised: int) -> None:
+    """Präsentation with kmin above the floor (5) against a viewer's pages (the floor): the same
+    records are either suppressed or shown with the same number, never below the raised k."""
+    from data.privacy import Publisher, published_counts
+
+    rng = np.random.default_rng(raised)
+    n = np.repeat(np.arange(0, 80), 40).astype(float)
+    sums = rng.integers(0, 2**26, size=n.size) / 2**26 * 7.0
+    pages = Publisher(k=5, secret="s").counts(n, sums)
+    shown = published_counts(n, sums, raised, floor=5)
+    both = ~np.isnan(shown)
+    assert (shown[both] == pages[both]).all()
+    assert (shown[both] >= raised).all() and not both[n < raised].any()
+    assert both[n >= raised + 2].all()  # a count two above k or more is always shown

@@ -164,7 +164,7 @@ def anonymise(bundle: DataBundle, model: SpatialModel, f: Filters, lang: str, k:
     n_cell, key_cell = _grouped(rk.complaint_cells, rk.complaint_keys, in_period, len(model.index.cells))
     shown_cell = published_counts(n_cell, key_cell, k)
     candidate = in_view & np.isin(cls, SHOWN_CLASSES)
-    small = below_k(n_cell, k)
+    small = below_k(n_cell, k) | np.isnan(shown_cell)  # (a raised k also hides what noise put below it)
     hidden += int((candidate & small & (n_cell > 0)).sum())
     keep = candidate & ~small
     cells = pd.DataFrame({"h3": spots["h3"].to_numpy()[keep],
@@ -174,7 +174,7 @@ def anonymise(bundle: DataBundle, model: SpatialModel, f: Filters, lang: str, k:
 
     g = gap(model, f, spots)
     pos = cell_pos.reindex(g["h3"].astype(str)).to_numpy()
-    small_gap = below_k(n_cell[pos], k) if len(g) else np.zeros(0, dtype=bool)
+    small_gap = (below_k(n_cell[pos], k) | np.isnan(shown_cell[pos])) if len(g) else np.zeros(0, dtype=bool)
     hidden += int(small_gap.sum())
     g = g.loc[~small_gap].reset_index(drop=True)
     g_shown = shown_cell[pos[~small_gap]] if len(g) else np.zeros(0)
