@@ -169,7 +169,8 @@ def test_an_invalid_chunk_names_file_row_and_column_and_leaves_no_trace(pg_url: 
     with pytest.raises(StoreError) as exc:
         store.load_folder(bad, chunk_rows=500)
     message = exc.value.message("en")
-    assert "patrol_points.parquet" in message and "1234" in message and "patrol_id" in message
+    # index 1234 is the file's 1,235th record (rows count from 1, as every import report does)
+    assert "patrol_points.parquet" in message and "row 1235," in message and "patrol_id" in message
     assert snapshot(store) == before and store.generation == 0
     store.engine.dispose()
 
