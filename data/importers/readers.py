@@ -386,6 +386,19 @@ def blank_to_none(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _long_row_errors(long_rows: dict, positions) -> list[RowError]:
+    """Row errors for lines with more fields than the header, numbered by the record they
+    became (``positions``: the grid position of each kept record, in order)."""
+    row_errors: list[RowError] = []
+    if long_rows:
+        record_of = {int(pos): i + 1 for i, pos in enumerate(positions)}
+        for pos, (found, expected, text) in sorted(long_rows.items()):
+            if pos in record_of:
+                row_errors.append((record_of[pos], None, text, "r_field_count",
+                                   {"found": found, "expected": expected}))
+    return row_errors
+
+
 def _grid_table(grid: pd.DataFrame, name: str, fmt: str,
                 long_rows: dict[int, tuple[int, int, str]] | None = None) -> RawTable:
     """A table from a grid of cells (rows as in the file, columns by position).
@@ -415,13 +428,7 @@ def _grid_table(grid: pd.DataFrame, name: str, fmt: str,
     data = data.reset_index(drop=True)
     data.columns = header
     frame = blank_to_none(data)
-    row_errors: list[RowError] = []
-    if long_rows:
-        record_of = {int(pos): i + 1 for i, pos in enumerate(positions)}
-        for pos, (found, expected, text) in sorted(long_rows.items()):
-            if pos in record_of:
-                row_errors.append((record_of[pos], None, text, "r_field_count",
-                                   {"found": found, "expected": expected}))
+    row_errors = _long_row_errors(long_rows, positions)
     table = RawTable(frame=frame, format=fmt, source_name=name, row_errors=row_errors)
     skipped = int(row_empty[start + 1:].sum())
     if skipped:
@@ -1155,13 +1162,7 @@ class CsvChunks:
         data = body.loc[keep].reset_index(drop=True)
         data.columns = self.header
         frame = blank_to_none(data)
-        row_errors: list[RowError] = []
-        if long_rows:
-            record_of = {int(pos): i + 1 for i, pos in enumerate(positions)}
-            for pos, (found, expected, text) in sorted(long_rows.items()):
-                if pos in record_of:
-                    row_errors.append((record_of[pos], None, text, "r_field_count",
-                                       {"found": found, "expected": expected}))
+        row_errors = _long_row_errors(long_rows, positions)
         self.records += len(frame)
         if frame.empty:
             return None
