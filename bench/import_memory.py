@@ -68,6 +68,9 @@ def main() -> int:
     parser.add_argument("--store", required=True)
     parser.add_argument("--chunked", action="store_true")
     parser.add_argument("--no-commit", action="store_true")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the records in the report while committing (the command line "
+                             "hands them over to the file store, which frees them once written)")
     args = parser.parse_args()
     s = Sampler()
     from cli import PREPARER
@@ -103,8 +106,12 @@ def main() -> int:
 
         store_mod.read_folder = checked
         if preparer is not None:
-            store.preparer = lambda folder: preparer(folder)
-        store.commit(report)
+            def prepare(folder: Path) -> object:
+                s.stage("check")
+                return preparer(folder)
+
+            store.preparer = prepare
+        store.commit(report, **({} if args.keep else {"release": True}))
         s.stage("prepare")
         store_mod.read_folder = read_folder
     s.stop = True

@@ -218,12 +218,22 @@ def _find(folder: Path, name: str) -> Path | None:
     return next((p for p in candidates if p.exists()), None)
 
 
-def read_folder(folder: str | Path, skip: tuple[str, ...] = ()
+STREAM_ROWS = 500_000  # rows per batch of a data set checked in batches (read_folder's stream)
+
+
+def read_folder(folder: str | Path, skip: tuple[str, ...] = (), stream: tuple[str, ...] = (),
+                chunk_rows: int | None = None
                 ) -> tuple[dict[str, pd.DataFrame], dict, pd.DataFrame]:
     """Read and validate every data set; never raises for bad content.
 
     Data sets named in ``skip`` are not read (an empty frame stands in for them, also in
-    the cross-reference checks). Returns (canonical frames, metadata, error table).
+    the cross-reference checks). Data sets named in ``stream`` (the large ones; only when
+    stored as Parquet) are validated in row batches of ``chunk_rows`` (default
+    :data:`STREAM_ROWS`) and not kept: an empty frame stands in for them in the result, but
+    the error table is the one reading them whole gives (the contract, ids unique over the
+    whole file, references into the other data sets; same rows, same order), with memory
+    bounded by one batch plus a 64-bit hash per id (equal hashes: the ids are read again).
+    Returns (canonical frames, metadata, error table).
     """
     folder = Path(folder)
     errors: list[pd.DataFrame] = []
@@ -239,9 +249,15 @@ def read_folder(folder: str | Path, skip: tuple[str, ...] = ()
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
         except ValueError as exc:
             errors.append(contracts.errors_frame([(META_FILE, None, None, None, f"not JSON: {exc}")]))
+    streamed: list[tuple[str, Path, int]] = []  # (name, file, its slot in ``errors``)
     for name in DATASETS:
         path = _find(folder, name)
         if name in skip and path is not None:
+            frames[name] = contracts.empty_frame(name)
+            continue
+        if name in stream and path is not None and path.suffix == ".parquet":
+            streamed.append((name, path, len(errors)))  # checked once the small ones are read
+            errors.append(contracts.errors_frame([]))
             frames[name] = contracts.empty_frame(name)
             continue
         if path is None:
@@ -263,9 +279,97 @@ def read_folder(folder: str | Path, skip: tuple[str, ...] = ()
         frames[name] = frame
         errors.append(errs)
     errors.append(contracts.check_references(frames))
+    references: dict[str, pd.DataFrame] = {}
+    for name, path, slot in streamed:
+        errors[slot], references[name] = _check_in_batches(
+            name, path, frames, STREAM_ROWS if chunk_rows is None else chunk_rows)
+    # check_references reports data set by data set, in DATASETS order (as read whole)
+    errors.extend(references[name] for name in DATASETS if name in references)
     errors = [e for e in errors if not e.empty]
     table = pd.concat(errors, ignore_index=True) if errors else contracts.errors_frame([])
     return frames, meta, table
+
+
+_DUPLICATE = "duplicate id (already used above)"  # contracts.validate's reason
+
+
+def _check_in_batches(name: str, path: Path, frames: dict[str, pd.DataFrame], chunk_rows: int
+                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The errors of a Parquet data set read in row batches: (its own, its references into
+    ``frames``), each as contracts.validate / contracts.check_references report them for
+    the whole file (rows counted over the file; an id repeated in a later batch is a
+    duplicate; a file-level error once)."""
+    import pyarrow.parquet as pq
+
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
+    unique = [f.name for f in SPECS[name].fields if f.unique]
+    own: list[pd.DataFrame] = []
+    refs: list[pd.DataFrame] = []
+    hashes: dict[str, list[np.ndarray]] = {col: [] for col in unique}  # of the ids, file order
+    offset = 0
+    others = {k: v for k, v in frames.items() if k != name}
+
+    def check(raw: pd.DataFrame, first: bool) -> None:
+        nonlocal offset
+        frame, errs = contracts.validate(name, raw)
+        ref = contracts.check_references({**others, name: frame})
+        ref = ref[ref["dataset"] == name]
+        if not first:  # a missing column is reported once, as for the whole file
+            errs = errs[errs["row"].notna()]
+        for part, out in ((errs, own), (ref, refs)):
+            if not part.empty:
+                part = part.copy()
+                part["row"] = part["row"] + offset
+                out.append(part)
+        for col in unique:
+            if col in raw.columns:
+                hashes[col].append(pd.util.hash_pandas_object(frame[col], index=False).to_numpy())
+        offset += len(frame)
+
+    try:
+        pf = pq.ParquetFile(path)
+        first = True
+        for batch in pf.iter_batches(batch_size=chunk_rows):
+            check(batch.to_pandas(), first)
+            first = False
+        if first:  # no rows: the columns alone, as reading the whole file gives them
+            raw = pf.schema_arrow.empty_table().to_pandas()
+            if raw.empty and len(raw.columns) == 0:
+                raw = pd.DataFrame({c: [] for c in SPECS[name].columns})
+            check(raw, True)
+    except Exception as exc:  # as read_folder reports a file it cannot read
+        return contracts.errors_frame([(name, None, None, path.name, f"cannot read {path.name}: {exc}")]), \
+            contracts.errors_frame([])
+    for col in unique:
+        if len(hashes[col]) < 2:
+            continue  # one batch: contracts.validate saw every id
+        ordered = np.sort(np.concatenate(hashes[col]))
+        if not (ordered[1:] == ordered[:-1]).any():
+            continue  # no two ids alike
+        del ordered  # equal hashes: the ids themselves decide (read again, one column)
+        raw_values = pd.read_parquet(path, columns=[col])[col]
+        values, _ = contracts.validate(name, raw_values.to_frame())
+        values = values[col]
+        dup = values.duplicated(keep="first").to_numpy() & values.notna().to_numpy()
+        rows = np.flatnonzero(dup) + 1
+        seen = [e for e in own if not e.empty]
+        if seen:  # a duplicate within one batch is reported already
+            known = pd.concat(seen, ignore_index=True)
+            known = known[(known["column"] == col) & (known["reason"] == _DUPLICATE)]
+            rows = rows[~np.isin(rows, known["row"].to_numpy(dtype=np.int64))]
+        if len(rows):
+            own.append(pd.DataFrame({"dataset": name, "row": rows, "column": col,
+                                     "value": raw_values.iloc[rows - 1].to_numpy(dtype=object),
+                                     "reason": _DUPLICATE}))
+    own = [e for e in own if not e.empty]
+    errors = pd.concat(own, ignore_index=True) if own else contracts.errors_frame([])
+    if len(own) > 1:  # the order contracts.validate gives the whole file
+        errors["row"] = errors["row"].astype("Int64")
+        errors = errors.sort_values(["row", "column"], na_position="first", kind="stable") \
+            .reset_index(drop=True)
+    refs = [e for e in refs if not e.empty]
+    return errors, pd.concat(refs, ignore_index=True) if refs else contracts.errors_frame([])
 
 
 def load_folder(folder: str | Path, lazy: tuple[str, ...] = ()) -> DataBundle:

@@ -405,8 +405,9 @@ class Store:
             with self._lock():
                 head = self._head()
                 gen = int(head["generation"]) + 1
-                frames = self.frames(int(head["generation"]))
+                frames = self._base(int(head["generation"]), set(changes))
                 frames.update({k: v.reset_index(drop=True) for k, v in changes.items()})
+                self._complete(frames, int(head["generation"]))
                 changed = set(changes)
                 if new_categories is not None and len(new_categories):
                     cats = frames["categories"]
@@ -418,6 +419,9 @@ class Store:
                                                        "records": len(frames["categories"]),
                                                        "rejected": 0})
                 notes = list(notes) + _reconcile(frames, changed, info, source, default_field)
+                partial = {n for n in LARGE if frames[n].attrs.get(_PARTIAL)}
+                if partial & changed:  # pragma: no cover - _complete reads what may change
+                    raise AssertionError(f"only some columns read of {sorted(partial & changed)}")
                 for name in changed:
                     info[name]["records"] = len(frames[name])
                 staging = self.root / f".staging-{uuid.uuid4().hex}"
@@ -438,7 +442,10 @@ class Store:
                         "sources": sources}
                 (staging / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n",
                                                  encoding="utf-8")
-                _, _, errors = read_folder(staging)
+                # the whole new version is checked as it was written (the large data sets in
+                # row batches: what is held is one batch, not millions of records)
+                _, _, errors = read_folder(staging, stream=LARGE)
+                _release_memory()  # what the check's batches held, before the preparer's
                 if not errors.empty:
                     raise StoreError("store_invalid",
                                      detail="; ".join(contracts.format_errors(errors, limit=5)))
@@ -477,6 +484,36 @@ class Store:
         primary = next((v for v in versions if v.dataset in written), versions[0])
         return primary
 
+    def _base(self, generation: int, replaced: set[str]) -> dict[str, pd.DataFrame]:
+        """The data sets of ``generation`` that a new generation replacing ``replaced`` keeps.
+
+        Small data sets are read and validated whole. A large one (:data:`LARGE`) is linked
+        unchanged into the new generation, so only what the consistency rules (:func:`_reconcile`)
+        look at is read: the complaints' categories, the pings' patrol ids (see
+        :meth:`_complete`). Replaced data sets are not read at all (an empty frame stands in)."""
+        frames = {name: contracts.empty_frame(name) for name in DATASETS}
+        if not generation:
+            return frames
+        folder = self.generation_folder(generation)
+        for name in DATASETS:
+            if name in replaced:
+                continue
+            if name in LARGE:
+                frames[name] = _read_columns(folder, name, [_REFERENCE_COLUMN[name]])
+            else:
+                frames[name] = _read_one(folder, name)
+        return frames
+
+    def _complete(self, frames: dict[str, pd.DataFrame], generation: int) -> None:
+        """Read the pings of ``generation`` whole when some lose their patrol in ``frames``
+        (:func:`_reconcile` removes them, so they are written anew)."""
+        points = frames["patrol_points"]
+        if not points.attrs.get(_PARTIAL) or not len(points):
+            return
+        known = set(frames["patrols"]["patrol_id"])
+        if (~points["patrol_id"].astype(object).isin(known)).any():
+            frames["patrol_points"] = _read_one(self.generation_folder(generation), "patrol_points")
+
     @staticmethod
     def _place(name: str, frame: pd.DataFrame, staging: Path, previous: Path | None, changed: bool) -> None:
         """Write a changed data set fresh; link (or copy) an unchanged one from the previous generation."""
@@ -492,13 +529,43 @@ class Store:
         write_dataset(name, frame, staging)
 
 
+#: Data sets read in parts or batches by a commit (never held whole when unchanged).
+LARGE = ("complaints", "patrol_points")
+#: The column of a large data set that the consistency rules (_reconcile) look at.
+_REFERENCE_COLUMN = {"complaints": "category", "patrol_points": "patrol_id"}
+_PARTIAL = "lagebild_partial"  # DataFrame.attrs flag: only some columns were read
+
+
+def _read_columns(folder: Path, name: str, columns: list[str]) -> pd.DataFrame:
+    """Some columns of a large data set of a committed generation (validated when it was
+    committed): what the consistency rules need, without reading the records whole."""
+    from data import folder as folder_mod
+
+    path = folder_mod._find(folder, name)
+    if path is None:
+        return contracts.empty_frame(name)
+    if path.suffix == ".parquet":
+        frame = pd.read_parquet(path, columns=columns)
+    else:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
+                            encoding="utf-8-sig", usecols=columns)
+    frame.attrs[_PARTIAL] = True
+    return frame
+
+
 def _release_memory() -> None:
-    """Return freed memory to the system (glibc's malloc_trim; nothing elsewhere)."""
+    """Return freed memory to the system (glibc's malloc_trim, Arrow's memory pool)."""
     try:
         import ctypes
 
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
+        pass
+    try:
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()
+    except (ImportError, AttributeError):  # pragma: no cover
         pass
 
 

@@ -84,6 +84,9 @@ MANIFEST = "manifest.json"
 STAMPS = ".stamps.json"  # size and mtime of the source files when last hashed (local, not shipped)
 LARGE = ("complaints", "patrol_points")  # never read whole by the app
 PING_CHUNK_ROWS = 2_000_000  # rows of pings per chunk when streaming
+#: rows of complaints per chunk when streaming (a complaint chunk with its derived columns
+#: and cubes takes about 500 bytes a row: 500,000 rows keep a commit of millions bounded)
+COMPLAINT_CHUNK_ROWS = 500_000
 #: Summaries a prepared bundle carries instead of its large data sets (DataBundle._cache keys).
 SUMMARY_KEYS = ("complaint_table", "counts", "as_of", "as_of_by_district", "quarters",
                 "patrol_quarters", "patrols_without_pings")
@@ -739,7 +742,7 @@ def prepare_folder(folder: str | Path, progress: Progress | None = _stderr,
     bundle = load_folder(folder, lazy=LARGE)
     small = {n: bundle.frames[n] for n in ("districts", "categories", "patrols")}
     pings = stream_records(folder, "patrol_points", small, chunk_rows)
-    complaints = stream_records(folder, "complaints", small, chunk_rows)
+    complaints = stream_records(folder, "complaints", small, min(chunk_rows, COMPLAINT_CHUNK_ROWS))
     prepared = build_prepared(bundle, pings, progress=say, complaints=complaints)
     write_prepared(prepared, folder, stamps)
     say(f"prepared {folder} in {time.perf_counter() - t0:.1f} s")

@@ -111,7 +111,7 @@ class ImportReport:
         The counts stay; ``frame`` becomes empty."""
         frame = self.frame
         self.released = len(frame)
-        self.frame = frame.iloc[:0]
+        self.frame = frame.iloc[:0].copy()  # a copy: a view of no rows keeps the columns alive
         return frame
 
     @property
@@ -521,7 +521,7 @@ def _prepare_chunked(kind: str, chunks: CsvChunks, *, mapping: Mapping[str, str]
     total = sum(r.records_total for r in reports)
     parts = [r.frame for r in reports]
     for r in reports:  # the concatenated frame is the only copy that stays
-        r.frame = parts[0].iloc[:0]
+        r.frame = parts[0].iloc[:0].copy()  # (a view of no rows would keep a chunk alive)
     frame = pd.concat(parts, ignore_index=True)
     del parts
     _release_memory()
