@@ -13,9 +13,10 @@ Rules:
 
 * **All or nothing.** An import is validated completely before anything is written. The
   new generation is written into a staging directory inside the root, fsynced, checked
-  by reading it back with :func:`data.folder.read_folder`, renamed into
-  ``generations/``, and only then does ``HEAD.json`` (written to a temp file, fsynced,
-  ``os.replace``d) point at it. Any failure or interruption before that last step removes
+  by reading it back with :func:`data.folder.read_folder` (the large data sets, complaints
+  and pings, in Parquet row batches: the same errors as read whole, bounded memory),
+  renamed into ``generations/``, and only then does ``HEAD.json`` (written to a temp
+  file, fsynced, ``os.replace``d) point at it. Any failure or interruption before that last step removes
   what was written, so the store stays byte-for-byte as it was.
 * **Nothing lost.** Every generation stays on disk; unchanged data sets are hard links to
   the previous generation's files (copies where links are impossible). A restore writes a
@@ -574,7 +575,7 @@ def _reconcile(frames: dict[str, pd.DataFrame], changed: set[str], info: dict[st
     """Keep references valid (see the module docstring); returns notes (English)."""
     notes: list[str] = []
     cats = frames["categories"]
-    used = set(frames["complaints"]["category"].dropna())
+    used = set(frames["complaints"]["category"].dropna().unique())  # not per record (millions)
     missing = sorted(used - set(cats["category"]))
     if missing:
         add = pd.DataFrame({"category": missing, "field": default_field, "label_de": missing,
