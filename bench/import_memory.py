@@ -2,7 +2,9 @@
 
 Runs the import pipeline in this process on one file, stage by stage, sampling the resident
 set size every 20 ms: read (file -> raw table), map (mapping proposal), validate (convert,
-check, point in polygon, report), commit (write the new version and its prepared form).
+check, point in polygon, report), commit (write the new version, check it as written, build
+its prepared form). The commit hands the records over to the store as ``python -m data
+import`` does (``--keep``: the report keeps them).
 ``--chunked`` runs the bounded path that ``python -m data import`` takes for large CSV files
 (read, map and validate per chunk; the stages then overlap and are reported as one).
 The last line is one JSON object.
@@ -107,7 +109,7 @@ def main() -> int:
         store_mod.read_folder = checked
         if preparer is not None:
             def prepare(folder: Path) -> object:
-                s.stage("check")
+                s.stage("check")  # stages: write, re-read (the check), prepare
                 return preparer(folder)
 
             store.preparer = prepare
