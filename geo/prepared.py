@@ -67,7 +67,7 @@ from data.contracts import DATASETS, PATROL_KINDS, TZ
 from data.folder import META_FILE, DataBundle, DataFolderError, load_folder, prepare_one
 from data.periods import quarter_ordinals
 from data.privacy import cell_key_secret, secret_tag
-from geo import dosage
+from geo import dosage, sums
 from geo.cells import (
     RESOLUTIONS,
     CellIndex,
@@ -186,6 +186,10 @@ class _Level:
 
     def view(self, wanted: frozenset[str] | None) -> tuple[CellIndex, pd.DataFrame, pd.DataFrame]:
         c = self.complaints
+        if wanted is None:  # the whole data set: sum the district split away in one pass
+            merged = sums.merge_district_rows(c)
+            if merged is not None:
+                return self.index, merged, self.presence
         categories = list(c["category"].cat.categories)
         cells = c["cell"].to_numpy().astype(np.int64)
         if wanted is None:
