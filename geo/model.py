@@ -25,7 +25,7 @@ from data.privacy import Publisher
 from geo import dosage, sums
 from geo.cells import CellIndex, build_cell_index
 from geo.emerging import DEFAULT_METHOD, MIN_QUARTERS, emerging_hotspots
-from geo.gap import presence_gap
+from geo.gap import main_categories, presence_gap
 from geo.hotspots import gi_star
 
 
@@ -235,14 +235,12 @@ def gap(model: SpatialModel, f: Filters, spots: pd.DataFrame | None = None) -> p
 
     def city_wide() -> pd.DataFrame:
         presence = presence_minutes(model, g)["total"]
-        hot = _spots(model, f) if spots is None else spots
-        cube = model.complaint_cube
-        if "cls" in hot.columns and len(hot) == len(model.index.cells):  # (else presence_gap says)
-            # The main categories are those of the gap's cells only: the cube rows of those
-            # cells give the same per-cell sums as all rows.
-            cells = presence_gap(hot, presence, model.index)["cell"].to_numpy()
-            cube = sums.cube_rows_of_cells(cube, cells)
-        cats = dosage.complaint_category_counts(cube, model.index,
+        table = presence_gap(_spots(model, f) if spots is None else spots, presence, model.index)
+        # The main categories of the gap's cells only: their rows of the cube give the same
+        # per-cell sums as all rows (geo.sums.cube_rows_of_cells).
+        cells = table["cell"].to_numpy().astype(np.int64)
+        cats = dosage.complaint_category_counts(sums.cube_rows_of_cells(model.complaint_cube, cells),
+                                                model.index,
                                                 categories=categories_of(model, g),
                                                 weekdays=list(g.weekdays) or None,
                                                 hours=None if g.hours == (0, 24) else g.hours,
@@ -250,7 +248,8 @@ def gap(model: SpatialModel, f: Filters, spots: pd.DataFrame | None = None) -> p
         if model.publisher is not None:  # main categories ranked by published counts only
             cats = cats.assign(count=model.publisher.filled(cats["count"], cats["key_sum"]))
             cats = cats[cats["count"] > 0].reset_index(drop=True)
-        return presence_gap(hot, presence, model.index, cats)
+        table["main_categories"] = main_categories(cats, len(model.index.cells), cells=cells)[cells]
+        return table
 
     # Memoised for the model's own hot spots; a caller's other ``spots`` are computed as given.
     own = spots is None or (spots is _spots(model, f)) or spots.equals(_spots(model, f))

@@ -225,3 +225,31 @@ def test_cube_rows_of_cells_are_the_masked_rows(demo) -> None:
     unsorted = cube.sample(frac=1.0, random_state=2)
     expected = unsorted[np.isin(unsorted["cell"].to_numpy(), [4, 8])]
     pd.testing.assert_frame_equal(sums.cube_rows_of_cells(unsorted, np.array([8, 4])), expected)
+
+
+@pytest.mark.parametrize("which", ["demo", "small"])
+@pytest.mark.parametrize("viewer", [False, True], ids=["exact", "published"])
+def test_gap_main_categories_equal_those_of_the_whole_cube(request, which, viewer) -> None:
+    """The gap list takes its cells' main categories from their cube rows only: the same list
+    as presence_gap with the category counts of the whole cube."""
+    from geo.gap import presence_gap
+
+    bundle = request.getfixturevalue(which)
+    if viewer:
+        bundle = _viewer(bundle)
+    m = geo_model.build(bundle, 9)
+    qs = bundle.quarters()
+    for f in (Filters(qs[-1], qs[-1]), Filters(qs[0], qs[-1]), Filters(qs[0], qs[-1], hours=(18, 6))):
+        spots = geo_model.hotspots(m, f)
+        presence = geo_model.presence_minutes(m, f)["total"]
+        cats = dosage.complaint_category_counts(
+            m.complaint_cube, m.index, quarters=f.quarters, weekdays=list(f.weekdays) or None,
+            hours=None if f.hours == (0, 24) else f.hours)
+        if m.publisher is not None:
+            cats = cats.assign(count=m.publisher.filled(cats["count"], cats["key_sum"]))
+            cats = cats[cats["count"] > 0].reset_index(drop=True)
+        expected = presence_gap(spots, presence, m.index, cats)
+        got = geo_model.gap(m, f)
+        pd.testing.assert_frame_equal(got, expected, check_exact=True)
+        if which == "demo" and f.hours == (0, 24) and not viewer:
+            assert len(got) and (got["main_categories"] != "").all()
