@@ -24,6 +24,7 @@ from data.folder import DataBundle
 from data.privacy import Publisher
 from geo import dosage, sums
 from geo.cells import CellIndex, build_cell_index
+from geo.deferred import deferrable
 from geo.emerging import DEFAULT_METHOD, MIN_QUARTERS, emerging_hotspots
 from geo.gap import main_categories, presence_gap
 from geo.hotspots import gi_star
@@ -32,7 +33,9 @@ from geo.hotspots import gi_star
 @dataclass(frozen=True, eq=False)
 class SpatialModel:
     index: CellIndex
-    complaint_cube: pd.DataFrame
+    # (a model built from a prepared form gets it read and summed in the background: pages
+    # that do not count complaints per cell, e.g. a first Übersicht, do not wait for it)
+    complaint_cube: pd.DataFrame = deferrable()  # type: ignore[assignment]  # noqa: RUF009 (a descriptor)
     presence_cube: pd.DataFrame
     districts: pd.DataFrame  # district_id, name, population
     category_field: dict[str, str]
@@ -78,8 +81,8 @@ def build(bundle: DataBundle, resolution: int = 9) -> SpatialModel:
     from the raw records (the same cells and cubes either way)."""
     cats = bundle["categories"]
     if bundle.prepared is not None:
-        index, complaint_cube, presence_cube = bundle.prepared.view(resolution,
-                                                                    bundle.district_scope)
+        index, complaint_cube, presence_cube = bundle.prepared.view_deferred(
+            resolution, bundle.district_scope)
     else:
         index = build_cell_index(bundle["districts"], resolution)
         complaint_cube = dosage.build_complaint_cube(bundle["complaints"], index)
