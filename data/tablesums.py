@@ -51,8 +51,11 @@ def _sums(table: pd.DataFrame, by: str) -> _Sums:
         found_codes, uniques = pd.factorize(values.to_numpy(), sort=True)
         codes, levels = found_codes.astype(np.int64), pd.Index(uniques)
     q = table["quarter"].to_numpy().astype(np.int64)
-    closed, c_codes = np.unique(table["closed_quarter"].to_numpy().astype(np.int64),
-                                return_inverse=True)
+    found, uniques = pd.factorize(table["closed_quarter"].to_numpy().astype(np.int64))
+    order = np.argsort(uniques, kind="stable")  # (a hash pass and a sort of the few distinct)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    closed, c_codes = np.asarray(uniques)[order], rank[found]
     ok = codes >= 0  # a missing value of ``by`` counts for no group (as in a groupby)
     q0 = int(q.min()) if len(q) else 0
     nq = int(q.max()) - q0 + 1 if len(q) else 0

@@ -84,6 +84,9 @@ PREPARED_DIR = "prepared"
 MANIFEST = "manifest.json"
 STAMPS = ".stamps.json"  # size and mtime of the source files when last hashed (local, not shipped)
 LARGE = ("complaints", "patrol_points")  # never read whole by the app
+#: Read by the app only when a page asks for them (the patrols: 417k rows at region scale, which
+#: only the data quality view needs once the presence cubes are prepared).
+OPENED_LAZY = (*LARGE, "patrols")
 PING_CHUNK_ROWS = 2_000_000  # rows of pings per chunk when streaming
 #: Summaries a prepared bundle carries instead of its large data sets (DataBundle._cache keys).
 SUMMARY_KEYS = ("complaint_table", "counts", "as_of", "as_of_by_district", "quarters",
@@ -811,7 +814,7 @@ def open_bundle(folder: str | Path, progress: Progress | None = _stderr) -> Data
     prepared = ensure_prepared(folder, progress)
     if prepared.folder is None:  # built in memory (read-only folder): keep what was read
         return attach(load_folder(folder), prepared)
-    return attach(load_folder(folder, lazy=LARGE), prepared)
+    return attach(load_folder(folder, lazy=OPENED_LAZY), prepared)
 
 
 def prepare_hook(folder: Path) -> None:

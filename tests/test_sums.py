@@ -81,6 +81,9 @@ def _answers(bundle, resolution: int, f: Filters) -> dict:
         "district_table": pagedata.district_table(bundle, m, f),
         "lagebild": pagedata.lagebild_data(bundle, m, f, "de"),
         "alt": map_alt.lagebild(bundle, m, f, "de", "per_1000"),
+        "what_changed": pagedata.what_changed_tables(bundle, f, "de"),
+        "kpis": pagedata.overview_kpis(bundle, m, f),
+        "alt_overview": map_alt.overview(bundle, m, f, "de"),
     }
 
 
@@ -97,10 +100,12 @@ def _assert_same(a, b, where: str) -> None:
     elif hasattr(a, "__dataclass_fields__"):
         for k in a.__dataclass_fields__:
             _assert_same(getattr(a, k), getattr(b, k), f"{where}.{k}")
-    elif isinstance(a, tuple):
-        assert len(a) == len(b), where
+    elif isinstance(a, (tuple, list)):
+        assert type(a) is type(b) and len(a) == len(b), where
         for i, (x, y) in enumerate(zip(a, b, strict=True)):
             _assert_same(x, y, f"{where}[{i}]")
+    elif isinstance(a, float):
+        assert a == b or (np.isnan(a) and np.isnan(b)), where
     else:
         assert a == b, where
 

@@ -118,8 +118,8 @@ def what_changed_tables(bundle: DataBundle, f: Filters, lang: str) -> pd.DataFra
     parts = []
     for by, kind_key, mapping in (("district_id", "col.district", names),
                                   ("category", "col.category", labels)):
-        cur = count(c, complaint_mask(c, f), by, publisher=bundle.publisher)
-        prev = count(c, complaint_mask(c, f.previous()), by, publisher=bundle.publisher)
+        cur = _counts_by(c, f, by, bundle.publisher)
+        prev = _counts_by(c, f.previous(), by, bundle.publisher)
         # (published counts: suppressed and absent ones alike have no z)
         table = compare_counts(cur, prev, absent=0 if bundle.publisher is None else np.nan)
         table = table[table["z"].abs() >= 2]
@@ -152,16 +152,16 @@ def district_table(bundle: DataBundle, model: SpatialModel, f: Filters) -> pd.Da
                     lambda: (bundle, _district_table(bundle, model, all_f, prev_ok)))[1].copy()
 
 
-def _district_counts(c: pd.DataFrame, f: Filters, pub, open_at_end: bool = False) -> pd.Series:
-    """Complaints per district (data.filters.count), from the pre-summed summary when it
+def _counts_by(c: pd.DataFrame, f: Filters, by: str, pub, open_at_end: bool = False) -> pd.Series:
+    """Complaints per ``by`` (data.filters.count), from the pre-summed summary when it
     covers the filters (data.tablesums: the same numbers)."""
-    fast = tablesums.count_by(c, f, "district_id", pub, open_at_end=open_at_end)
+    fast = tablesums.count_by(c, f, by, pub, open_at_end=open_at_end)
     if fast is not None:
         return fast
     mask = complaint_mask(c, f)
     if open_at_end:
         mask &= c["closed_quarter"].to_numpy() > f.q_to
-    return count(c, mask, "district_id", publisher=pub)
+    return count(c, mask, by, publisher=pub)
 
 
 def _district_table(bundle: DataBundle, model: SpatialModel, all_f: Filters, prev_ok: bool
@@ -169,9 +169,9 @@ def _district_table(bundle: DataBundle, model: SpatialModel, all_f: Filters, pre
     d = bundle["districts"][["district_id", "name", "population"]].copy()
     c = bundle.complaint_table
     pub = bundle.publisher
-    cur = _district_counts(c, all_f, pub)
-    prev = _district_counts(c, all_f.previous(), pub)
-    open_ = _district_counts(c, all_f, pub, open_at_end=True)
+    cur = _counts_by(c, all_f, "district_id", pub)
+    prev = _counts_by(c, all_f.previous(), "district_id", pub)
+    open_ = _counts_by(c, all_f, "district_id", pub, open_at_end=True)
     incidents = incidents_per_district(bundle, all_f)
     hours = district_hours(model, all_f).set_index("district_id")
 
