@@ -390,7 +390,10 @@ def load_folder(folder: str | Path, lazy: tuple[str, ...] = ()) -> DataBundle:
     small = dict(bundle.frames)  # districts and categories of the whole data set
 
     def read_rows(name: str, start=None, end=None) -> pd.DataFrame:
-        return _read_records(folder, name, small, start, end)
+        refs = small
+        if name == "patrol_points" and "patrols" in present:  # pings refer to the patrols
+            refs = {**small, "patrols": bundle["patrols"]}
+        return _read_records(folder, name, refs, start, end)
 
     for name in present:
         del bundle.frames[name]

@@ -22,17 +22,20 @@ from data.contracts import PATROL_KINDS
 from data.filters import Filters
 from data.folder import DataBundle
 from data.privacy import Publisher
-from geo import dosage
+from geo import dosage, sums
 from geo.cells import CellIndex, build_cell_index
+from geo.deferred import deferrable
 from geo.emerging import DEFAULT_METHOD, MIN_QUARTERS, emerging_hotspots
-from geo.gap import presence_gap
+from geo.gap import main_categories, presence_gap
 from geo.hotspots import gi_star
 
 
 @dataclass(frozen=True, eq=False)
 class SpatialModel:
     index: CellIndex
-    complaint_cube: pd.DataFrame
+    # (a model built from a prepared form gets it read and summed in the background: pages
+    # that do not count complaints per cell, e.g. a first Übersicht, do not wait for it)
+    complaint_cube: pd.DataFrame = deferrable()  # type: ignore[assignment]  # noqa: RUF009 (a descriptor)
     presence_cube: pd.DataFrame
     districts: pd.DataFrame  # district_id, name, population
     category_field: dict[str, str]
@@ -67,13 +70,19 @@ def _memoised(model: SpatialModel, key: tuple, compute):
     return value
 
 
+def memoised(model: SpatialModel, key: tuple, compute):
+    """``compute()`` once per ``key`` on this model (shared by every caller: never change the
+    result; keys of other modules start with their own name)."""
+    return _memoised(model, key, compute)
+
+
 def build(bundle: DataBundle, resolution: int = 9) -> SpatialModel:
     """The model of a bundle: from its prepared form (geo.prepared) when it has one, else
     from the raw records (the same cells and cubes either way)."""
     cats = bundle["categories"]
     if bundle.prepared is not None:
-        index, complaint_cube, presence_cube = bundle.prepared.view(resolution,
-                                                                    bundle.district_scope)
+        index, complaint_cube, presence_cube = bundle.prepared.view_deferred(
+            resolution, bundle.district_scope)
     else:
         index = build_cell_index(bundle["districts"], resolution)
         complaint_cube = dosage.build_complaint_cube(bundle["complaints"], index)
@@ -112,6 +121,9 @@ def complaint_cell_counts(model: SpatialModel, f: Filters, quarters: list[int] |
     if quarters is not None:
         args["quarters"] = quarters
     args.update(categories=categories_of(model, f), districts=list(f.districts) or None)
+    fast = sums.complaint_counts(model.complaint_cube, model.index, **args)
+    if fast is not None:  # a period or district filter: the pre-summed slices (same numbers)
+        return fast[0] if model.publisher is None else model.publisher.filled(*fast)
     return _published(model, dosage.complaint_counts, model.complaint_cube, model.index, **args)
 
 
@@ -127,12 +139,19 @@ def _published(model: SpatialModel, query, *args, **kwargs) -> np.ndarray:
 def complaint_counts_by_quarter(model: SpatialModel, f: Filters, quarters: list[int]) -> np.ndarray:
     args = {"categories": categories_of(model, f), "districts": list(f.districts) or None,
             "weekdays": list(f.weekdays) or None, "hours": None if f.hours == (0, 24) else f.hours}
+    fast = sums.complaint_counts_by_quarter(model.complaint_cube, model.index, quarters, **args)
+    if fast is not None:
+        return fast[0] if model.publisher is None else model.publisher.filled(*fast)
     return _published(model, dosage.complaint_counts_by_quarter, model.complaint_cube, model.index,
                       quarters, **args)
 
 
 def presence_minutes(model: SpatialModel, f: Filters) -> dict[str, np.ndarray]:
     """Presence minutes per cell by selected kind, plus ``total``."""
+    fast = sums.presence_minutes(model.presence_cube, model.index, kinds=list(f.patrol_kinds()),
+                                 districts=list(f.districts) or None, **_common(f))
+    if fast is not None:
+        return fast
     return dosage.presence_minutes(model.presence_cube, model.index, kinds=list(f.patrol_kinds()),
                                    districts=list(f.districts) or None, **_common(f))
 
@@ -153,6 +172,16 @@ def presence_cells(model: SpatialModel, f: Filters) -> pd.DataFrame:
 
 def district_hours(model: SpatialModel, f: Filters) -> pd.DataFrame:
     """Patrol hours per district and kind: district_id, kod, joint, police (0 for unselected)."""
+    ids = model.districts["district_id"].astype(str).to_numpy()
+    fast = sums.district_hours(model.presence_cube, model.index, ids, **_common(f))
+    if fast is not None:  # (cells belong to one district each: the district filter selects rows)
+        selected = f.patrol_kinds()
+        out = pd.DataFrame({"district_id": ids})
+        for k, kind in enumerate(PATROL_KINDS):
+            out[kind] = fast[:, k] if kind in selected else 0.0
+        if f.districts:
+            out = out[out["district_id"].isin(f.districts)].reset_index(drop=True)
+        return out
     table = dosage.district_presence(model.presence_cube, model.index, model.districts,
                                      kinds=list(f.patrol_kinds()),
                                      district_ids=list(f.districts) or None, **_common(f))
@@ -209,7 +238,12 @@ def gap(model: SpatialModel, f: Filters, spots: pd.DataFrame | None = None) -> p
 
     def city_wide() -> pd.DataFrame:
         presence = presence_minutes(model, g)["total"]
-        cats = dosage.complaint_category_counts(model.complaint_cube, model.index,
+        table = presence_gap(_spots(model, f) if spots is None else spots, presence, model.index)
+        # The main categories of the gap's cells only: their rows of the cube give the same
+        # per-cell sums as all rows (geo.sums.cube_rows_of_cells).
+        cells = table["cell"].to_numpy().astype(np.int64)
+        cats = dosage.complaint_category_counts(sums.cube_rows_of_cells(model.complaint_cube, cells),
+                                                model.index,
                                                 categories=categories_of(model, g),
                                                 weekdays=list(g.weekdays) or None,
                                                 hours=None if g.hours == (0, 24) else g.hours,
@@ -217,8 +251,8 @@ def gap(model: SpatialModel, f: Filters, spots: pd.DataFrame | None = None) -> p
         if model.publisher is not None:  # main categories ranked by published counts only
             cats = cats.assign(count=model.publisher.filled(cats["count"], cats["key_sum"]))
             cats = cats[cats["count"] > 0].reset_index(drop=True)
-        return presence_gap(_spots(model, f) if spots is None else spots, presence,
-                            model.index, cats)
+        table["main_categories"] = main_categories(cats, len(model.index.cells), cells=cells)[cells]
+        return table
 
     # Memoised for the model's own hot spots; a caller's other ``spots`` are computed as given.
     own = spots is None or (spots is _spots(model, f)) or spots.equals(_spots(model, f))

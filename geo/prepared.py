@@ -67,7 +67,7 @@ from data.contracts import DATASETS, PATROL_KINDS, TZ
 from data.folder import META_FILE, DataBundle, DataFolderError, load_folder, prepare_one
 from data.periods import quarter_ordinals
 from data.privacy import cell_key_secret, secret_tag
-from geo import dosage
+from geo import dosage, sums
 from geo.cells import (
     RESOLUTIONS,
     CellIndex,
@@ -77,12 +77,16 @@ from geo.cells import (
     index_parts,
     subset_index,
 )
+from geo.deferred import Deferred, deferrable
 
 FORMAT_VERSION = 2  # 2: key sums (cell key method) in the complaint cubes and summary
 PREPARED_DIR = "prepared"
 MANIFEST = "manifest.json"
 STAMPS = ".stamps.json"  # size and mtime of the source files when last hashed (local, not shipped)
 LARGE = ("complaints", "patrol_points")  # never read whole by the app
+#: Read by the app only when a page asks for them (the patrols: 417k rows at region scale, which
+#: only the data quality view needs once the presence cubes are prepared).
+OPENED_LAZY = (*LARGE, "patrols")
 PING_CHUNK_ROWS = 2_000_000  # rows of pings per chunk when streaming
 #: rows of complaints per chunk when streaming (a complaint chunk with its derived columns
 #: and cubes takes about 500 bytes a row: 500,000 rows keep a commit of millions bounded)
@@ -179,40 +183,72 @@ class Prepared:
         """
         return self.level(resolution).view(None if districts is None else frozenset(districts))
 
+    def view_deferred(self, resolution: int, districts: Iterable[str] | None = None
+                      ) -> tuple[CellIndex, Deferred, pd.DataFrame]:
+        """:meth:`view` with the complaint cube read and summed in the background: the cell
+        index and presence cube now (what a first Übersicht needs), the complaint cube as a
+        :class:`~geo.deferred.Deferred` (geo.model.build keeps it as such)."""
+        level = self.level(resolution)
+        wanted = None if districts is None else frozenset(districts)
+        index, presence = level.view_presence(wanted)
+        return index, Deferred(lambda: level.view_complaints(wanted)), presence
+
 
 @dataclass(eq=False)
 class _Level:
     index: CellIndex
-    complaints: pd.DataFrame  # cell, quarter, category, weekday, hour, district, count
+    # cell, quarter, category, weekday, hour, district, count (read from the files: deferred,
+    # read on first use or in the background, see view_deferred)
+    complaints: pd.DataFrame = deferrable()  # type: ignore[assignment]  # noqa: RUF009 (a descriptor)
     presence: pd.DataFrame  # the presence cube of the whole data set
     district_ids: list[str]  # district codes of ``complaints``
+    _areas: dict = field(default_factory=dict, repr=False)  # districts -> (index, cell remap)
 
     def view(self, wanted: frozenset[str] | None) -> tuple[CellIndex, pd.DataFrame, pd.DataFrame]:
-        c = self.complaints
-        categories = list(c["category"].cat.categories)
-        cells = c["cell"].to_numpy().astype(np.int64)
+        index, presence = self.view_presence(wanted)
+        return index, self.view_complaints(wanted), presence
+
+    def _area(self, wanted: frozenset[str] | None) -> tuple[CellIndex, np.ndarray | None]:
+        """The cell index of the districts ``wanted`` (None: all) and the map from the whole
+        set's cell codes (+1) to theirs (None: the same cells)."""
         if wanted is None:
-            index, keep, presence = self.index, np.ones(len(c), dtype=bool), self.presence
-            remap = None
-        else:
+            return self.index, None
+        if wanted not in self._areas:
             in_view = np.isin(self.index.district.astype(str), sorted(wanted))
-            index = subset_index(self.index, in_view)
             remap = np.full(len(self.index.cells) + 1, -1, dtype=np.int64)
             remap[np.flatnonzero(in_view) + 1] = np.arange(int(in_view.sum()))
+            self._areas[wanted] = (subset_index(self.index, in_view), remap)
+        return self._areas[wanted]
+
+    def view_presence(self, wanted: frozenset[str] | None) -> tuple[CellIndex, pd.DataFrame]:
+        index, remap = self._area(wanted)
+        if remap is None:
+            return index, self.presence
+        p = self.presence
+        return index, dosage.presence_cube_from_rows(
+            remap[p["cell"].to_numpy().astype(np.int64) + 1], p["quarter"].to_numpy(),
+            p["kind"].cat.codes.to_numpy(), p["weekday"].to_numpy(), p["hour"].to_numpy(),
+            p["seconds"].to_numpy(), len(index.cells))
+
+    def view_complaints(self, wanted: frozenset[str] | None) -> pd.DataFrame:
+        c = self.complaints
+        if wanted is None:  # the whole data set: sum the district split away in one pass
+            merged = sums.merge_district_rows(c)
+            if merged is not None:
+                return merged
+        index, remap = self._area(wanted)
+        categories = list(c["category"].cat.categories)
+        cells = c["cell"].to_numpy().astype(np.int64)
+        if remap is None:
+            keep = np.ones(len(c), dtype=bool)
+        else:
             codes = np.array([i in wanted for i in self.district_ids] + [False])
             keep = codes[c["district"].to_numpy().astype(np.int64)]  # code -1: no district
-            p = self.presence
-            presence = dosage.presence_cube_from_rows(
-                remap[p["cell"].to_numpy().astype(np.int64) + 1], p["quarter"].to_numpy(),
-                p["kind"].cat.codes.to_numpy(), p["weekday"].to_numpy(), p["hour"].to_numpy(),
-                p["seconds"].to_numpy(), len(index.cells))
-        if remap is not None:
             cells = remap[cells + 1]
-        complaints = dosage.complaint_cube_from_rows(
+        return dosage.complaint_cube_from_rows(
             cells[keep], c["quarter"].to_numpy()[keep], c["category"].cat.codes.to_numpy()[keep],
             categories, c["weekday"].to_numpy()[keep], c["hour"].to_numpy()[keep],
             c["count"].to_numpy()[keep], len(index.cells), c["key_sum"].to_numpy()[keep])
-        return index, complaints, presence
 
 
 def _timestamp(value: str | None) -> pd.Timestamp | None:
@@ -719,7 +755,8 @@ def _read_level(path: Path, r: int, manifest: dict) -> _Level:
                              cells["district"].to_numpy(dtype=object), cells["lat"].to_numpy(),
                              cells["lon"].to_numpy(), nb["row"].to_numpy(), nb["col"].to_numpy(),
                              None if matrix is None else np.asarray(matrix).reshape(3, 3))
-    complaints = pd.read_parquet(path / f"complaint_cube_r{r}.parquet")
+    complaints = Deferred(lambda: pd.read_parquet(path / f"complaint_cube_r{r}.parquet"),
+                          background=False)  # read when first used (view_deferred: in the background)
     presence = pd.read_parquet(path / f"presence_cube_r{r}.parquet")
     if not isinstance(presence["kind"].dtype, pd.CategoricalDtype) or \
             list(presence["kind"].cat.categories) != list(PATROL_KINDS):
@@ -780,7 +817,7 @@ def open_bundle(folder: str | Path, progress: Progress | None = _stderr) -> Data
     prepared = ensure_prepared(folder, progress)
     if prepared.folder is None:  # built in memory (read-only folder): keep what was read
         return attach(load_folder(folder), prepared)
-    return attach(load_folder(folder, lazy=LARGE), prepared)
+    return attach(load_folder(folder, lazy=OPENED_LAZY), prepared)
 
 
 def prepare_hook(folder: Path) -> None:

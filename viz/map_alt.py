@@ -106,6 +106,7 @@ def offices_part(offices: pd.DataFrame, lang: str) -> tuple[str, tuple[str, pd.D
 def hotspot_part(cells: pd.DataFrame, district_names: dict[str, str], lang: str
                  ) -> tuple[str, tuple[tuple[str, pd.DataFrame], ...]]:
     """``cells``: h3, district_id, cls, count; optional z, lat, lon."""
+    cells = cells[cells["cls"].astype(str) != "none"]  # (only classified cells are named)
     cls = cells["cls"].astype(str)
     names = cells["district_id"].map(lambda d: district_names.get(d, d))
     hot = cls.str.startswith("hot")

@@ -13,6 +13,7 @@ import pandas as pd
 import shapely
 
 from base.i18n import fmt_date, fmt_datetime, fmt_number, register, t
+from data import tablesums
 from data.filters import Filters, complaint_mask, count, incident_mask
 from data.folder import DataBundle
 from data.kpis import Kpi, compare_counts, signal, trend_z
@@ -27,6 +28,7 @@ from geo.model import (
     emerging,
     gap,
     hotspots,
+    memoised,
     presence_cells,
 )
 
@@ -116,8 +118,8 @@ def what_changed_tables(bundle: DataBundle, f: Filters, lang: str) -> pd.DataFra
     parts = []
     for by, kind_key, mapping in (("district_id", "col.district", names),
                                   ("category", "col.category", labels)):
-        cur = count(c, complaint_mask(c, f), by, publisher=bundle.publisher)
-        prev = count(c, complaint_mask(c, f.previous()), by, publisher=bundle.publisher)
+        cur = _counts_by(c, f, by, bundle.publisher)
+        prev = _counts_by(c, f.previous(), by, bundle.publisher)
         # (published counts: suppressed and absent ones alike have no z)
         table = compare_counts(cur, prev, absent=0 if bundle.publisher is None else np.nan)
         table = table[table["z"].abs() >= 2]
@@ -143,13 +145,33 @@ def district_table(bundle: DataBundle, model: SpatialModel, f: Filters) -> pd.Da
     are computed from them.
     """
     all_f = replace(f, districts=())
+    # One table per city-wide filter state and bundle: the map, its text alternative and a
+    # later district change take it from the model's memo (a copy: callers may change it).
+    prev_ok = has_previous(bundle, f)
+    return memoised(model, ("district_table", id(bundle), all_f, prev_ok),
+                    lambda: (bundle, _district_table(bundle, model, all_f, prev_ok)))[1].copy()
+
+
+def _counts_by(c: pd.DataFrame, f: Filters, by: str, pub, open_at_end: bool = False) -> pd.Series:
+    """Complaints per ``by`` (data.filters.count), from the pre-summed summary when it
+    covers the filters (data.tablesums: the same numbers)."""
+    fast = tablesums.count_by(c, f, by, pub, open_at_end=open_at_end)
+    if fast is not None:
+        return fast
+    mask = complaint_mask(c, f)
+    if open_at_end:
+        mask &= c["closed_quarter"].to_numpy() > f.q_to
+    return count(c, mask, by, publisher=pub)
+
+
+def _district_table(bundle: DataBundle, model: SpatialModel, all_f: Filters, prev_ok: bool
+                    ) -> pd.DataFrame:
     d = bundle["districts"][["district_id", "name", "population"]].copy()
     c = bundle.complaint_table
     pub = bundle.publisher
-    cur_mask = complaint_mask(c, all_f)
-    cur = count(c, cur_mask, "district_id", publisher=pub)
-    prev = count(c, complaint_mask(c, all_f.previous()), "district_id", publisher=pub)
-    open_ = count(c, cur_mask & (c["closed_quarter"].to_numpy() > all_f.q_to), "district_id", publisher=pub)
+    cur = _counts_by(c, all_f, "district_id", pub)
+    prev = _counts_by(c, all_f.previous(), "district_id", pub)
+    open_ = _counts_by(c, all_f, "district_id", pub, open_at_end=True)
     incidents = incidents_per_district(bundle, all_f)
     hours = district_hours(model, all_f).set_index("district_id")
 
@@ -158,7 +180,6 @@ def district_table(bundle: DataBundle, model: SpatialModel, f: Filters) -> pd.Da
         return mapped.astype("float64") if pub is not None else mapped.fillna(0).astype(int)
 
     d["complaints"] = column(cur)
-    prev_ok = has_previous(bundle, f)
     d["previous"] = column(prev) if prev_ok else np.nan
     d["z"] = trend_z(d["complaints"].to_numpy(), d["previous"].to_numpy()) if prev_ok else np.nan
     d["signal"] = [signal(z) for z in d["z"]]
