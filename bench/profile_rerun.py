@@ -34,6 +34,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folder", default=str(ROOT / "data" / "demo"))
     parser.add_argument("--quarter", default="2026-Q1")
+    parser.add_argument("--dump", help="also write the cProfile stats to this file (pstats)")
     args = parser.parse_args()
     os.environ["LAGEBILD_DATA"] = args.folder
     os.environ["LAGEBILD_TILES"] = "none"
@@ -73,6 +74,8 @@ def main() -> int:
         raise RuntimeError(at.exception[0].message)
     if at.query_params.get("q") not in (args.quarter, f"{args.quarter}..{args.quarter}"):
         raise RuntimeError(f"the period change was not taken: q={at.query_params.get('q')!r}")
+    if args.dump:
+        prof.dump_stats(args.dump)
     stats = pstats.Stats(prof)
     # Self time per file, summed by area (each function's own time counted once).
     by_area = {name: 0.0 for name, _ in AREAS}
