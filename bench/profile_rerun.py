@@ -48,6 +48,14 @@ def main() -> int:
         original(self, *a, **kw)
 
     PagesManager.__init__ = init
+    # AppTest compiles the scripts at every run (a new ScriptCache each time); the server
+    # compiles each file once (its Runtime's cache): share one, as bench/run.py does.
+    import streamlit.testing.v1.app_test as app_test
+    import streamlit.testing.v1.local_script_runner as local_runner
+    from streamlit.runtime.scriptrunner.script_cache import ScriptCache
+
+    shared = ScriptCache()
+    app_test.ScriptCache = local_runner.ScriptCache = lambda: shared
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=900)
     at.run()
     at.switch_page("pages/lagebild.py")

@@ -140,8 +140,16 @@ def steady_server_state() -> None:
     (``ui.chrome._leave_pages_folder_mode``); every later run is plain. AppTest resets that
     mode before *every* run, so each measured run would pay the extra rerun. This pins the
     server's steady state (the mode already left).
+
+    AppTest also compiles the entry script and the page file at every run (a new
+    ScriptCache per run: reading, Streamlit's "magic" AST pass, compile — about 10 ms for
+    dashboard.py and a page), which a server does once per file (its Runtime keeps one
+    ScriptCache). One shared cache makes AppTest do what the server does.
     """
+    import streamlit.testing.v1.app_test as app_test
+    import streamlit.testing.v1.local_script_runner as local_runner
     from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.runtime.scriptrunner.script_cache import ScriptCache
 
     original = PagesManager.__init__
 
@@ -150,6 +158,8 @@ def steady_server_state() -> None:
         original(self, *args, **kwargs)
 
     PagesManager.__init__ = init
+    shared = ScriptCache()
+    app_test.ScriptCache = local_runner.ScriptCache = lambda: shared
 
 
 def bench_app(repeat: int) -> tuple[list[float], list[float], list[float], int]:
