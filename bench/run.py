@@ -14,7 +14,8 @@ Measures, on a generated data set (cached under bench/out/):
   (d) peak_rss_mb    peak resident memory (VmHWM) of the app's server process, from its
                      start through the cold start and the browser updates (e);
                      bench_rss_mb: this process (AppTest of both pages);
-  (e) cold_start_s   `streamlit run dashboard.py` started fresh to a complete Übersicht in
+  (e) cold_start_s   `streamlit run app.py` (the server `make run` and the service start; it
+                     pre-warms, ui/prewarm.py) started fresh to a complete Übersicht in
                      headless Chromium (KPIs and map drawn), or an AppTest run if Chromium
                      is missing; the data set's prepared form exists (built when the data
                      was written, see geo/prepared.py; prepare_s when this run built it);
@@ -312,7 +313,8 @@ def browser_bench(folder: Path, n: int = 5, updates: bool = True) -> dict:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             t0 = time.perf_counter()
-            server = StreamlitServer({"LAGEBILD_DATA": str(folder)})
+            # app.py: the server that `make run` and the service start (it pre-warms)
+            server = StreamlitServer({"LAGEBILD_DATA": str(folder)}, script="app.py")
             try:
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 page.goto(server.url, timeout=BENCH_TIMEOUT)
