@@ -34,6 +34,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folder", default=str(ROOT / "data" / "demo"))
     parser.add_argument("--quarter", default="2026-Q1")
+    parser.add_argument("--dump", help="also write the cProfile stats to this file (pstats)")
     args = parser.parse_args()
     os.environ["LAGEBILD_DATA"] = args.folder
     os.environ["LAGEBILD_TILES"] = "none"
@@ -47,6 +48,14 @@ def main() -> int:
         original(self, *a, **kw)
 
     PagesManager.__init__ = init
+    # AppTest compiles the scripts at every run (a new ScriptCache each time); the server
+    # compiles each file once (its Runtime's cache): share one, as bench/run.py does.
+    import streamlit.testing.v1.app_test as app_test
+    import streamlit.testing.v1.local_script_runner as local_runner
+    from streamlit.runtime.scriptrunner.script_cache import ScriptCache
+
+    shared = ScriptCache()
+    app_test.ScriptCache = local_runner.ScriptCache = lambda: shared
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=900)
     at.run()
     at.switch_page("pages/lagebild.py")
@@ -73,6 +82,8 @@ def main() -> int:
         raise RuntimeError(at.exception[0].message)
     if at.query_params.get("q") not in (args.quarter, f"{args.quarter}..{args.quarter}"):
         raise RuntimeError(f"the period change was not taken: q={at.query_params.get('q')!r}")
+    if args.dump:
+        prof.dump_stats(args.dump)
     stats = pstats.Stats(prof)
     # Self time per file, summed by area (each function's own time counted once).
     by_area = {name: 0.0 for name, _ in AREAS}

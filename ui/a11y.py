@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import json
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -114,6 +115,27 @@ def chart(fig: go.Figure, lang: str, key: str, **kwargs) -> None:
             st.dataframe(table, hide_index=True, width="stretch", key=f"{key}_table")
 
 
+_ARROW: dict[int, object] = {}  # id(table) -> its Arrow form, while the table lives
+
+
+def _arrow(table):
+    """``table`` as an Arrow table, converted once per table object: a map's alternative is
+    cached per filter state, so every rerun shows the same frames, which Streamlit would
+    convert again each time. A frame Arrow cannot take is passed on as it is."""
+    cached = _ARROW.get(id(table))
+    if cached is not None:
+        return cached
+    from streamlit import dataframe_util
+
+    try:
+        converted = dataframe_util.convert_pandas_df_to_arrow_table(table, preserve_index=False)
+        weakref.finalize(table, _ARROW.pop, id(table), None)
+    except Exception:  # e.g. not a frame: st.dataframe converts (or reports) it
+        return table
+    _ARROW[id(table)] = converted
+    return converted
+
+
 def map_alternative(alt: MapAlt | Callable[[], MapAlt], lang: str, key: str) -> None:
     """A map's description (visible) and its data tables (in an expander) next to the map."""
     if callable(alt):
@@ -123,4 +145,4 @@ def map_alternative(alt: MapAlt | Callable[[], MapAlt], lang: str, key: str) -> 
         with st.expander(t("a11y.map_data", lang)):
             for i, (title, table) in enumerate(alt.tables):
                 st.markdown(f"**{md_escape(title)}**")
-                st.dataframe(table, hide_index=True, width="stretch", key=f"{key}_t{i}")
+                st.dataframe(_arrow(table), hide_index=True, width="stretch", key=f"{key}_t{i}")

@@ -20,10 +20,18 @@ import branca
 import folium
 import folium.elements
 import streamlit as st
-import streamlit_folium as sf
 
 from geo.maps import base_layer
 from geo.tiles import BaseLayer
+
+
+def _sf():
+    """streamlit-folium, imported at first use: it registers its component with the running
+    server only when it is imported during a script run, and :mod:`ui.prewarm` imports this
+    module before any session exists."""
+    import streamlit_folium
+
+    return streamlit_folium
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,7 @@ def build_view(m: folium.Map, key: str) -> MapView:
     if not isinstance(m, folium.Map):
         raise ValueError(f"build_view needs a folium.Map, got {type(m).__name__}")
     base = base_layer(m)
+    sf = _sf()
     m.render()  # fills the figure's header/html (and localizes the assets): the one render
     html = sf._get_html(m)
     header = sf._get_header(m)
@@ -91,7 +100,7 @@ def show_view(view: MapView, key: str, height: int) -> None:
     def on_change() -> None:  # what st_folium does: the widget key mirrors the component's value
         st.session_state[key] = st.session_state.get(view.component_key, {})
 
-    sf._component_func(
+    _sf()._component_func(
         script=view.script, header=view.header, html=view.html, id=view.map_id,
         key=view.component_key, height=height, width=None, returned_objects=[], default={},
         zoom=None, center=None, feature_group=None, return_on_hover=False, layer_control=None,

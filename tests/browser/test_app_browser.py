@@ -138,3 +138,45 @@ def test_readme_screenshot_is_current() -> None:
     """The README shows the Lagebild page (docs/lagebild.png, refreshed by `make screenshot`)."""
     assert (REPO / "docs" / "lagebild.png").exists()
     assert "docs/lagebild.png" in (REPO / "README.md").read_text(encoding="utf-8")
+
+
+_FRESH_FRAME_PATHS = """() => {
+  const frames = [...document.querySelectorAll('iframe[src*="streamlit_folium.st_folium"]')]
+    .filter(f => !f.dataset.old);
+  const doc = frames.length ? frames[0].contentDocument : null;
+  return !!(doc && doc.querySelectorAll("path.leaflet-interactive").length > 0);
+}"""
+
+
+def test_page_options_rerun_their_fragment_map_and_url(server, page) -> None:
+    """The Lagebild's options (metric, layers) live in an st.fragment: a change still draws
+    a new map and writes the URL, and leaves the sidebar's filters as they were."""
+    page.goto(f"{server.url}/lagebild?d=heessen")
+    wait_for_app(page)
+    map_frame(page).wait_for_selector("path.leaflet-interactive")
+    legends = " ".join(map_frame(page).locator(".lagebild-legend").all_inner_texts())
+    assert "je 1.000 Einwohner" in legends  # the default metric colours the districts
+    page.evaluate("() => document.querySelectorAll('iframe').forEach(f => { f.dataset.old = '1'; })")
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text="Bezirke einfärben nach").first
+    box.locator('input[role="combobox"]').click()
+    page.get_by_role("option", name="Beschwerden", exact=True).click()
+    page.wait_for_function("() => new URLSearchParams(location.search).get('m') === 'complaints'",
+                           timeout=30_000)
+    page.wait_for_function(_FRESH_FRAME_PATHS, timeout=60_000)  # a new map, drawn
+    wait_for_app(page)
+    legends = " ".join(map_frame(page).locator(".lagebild-legend").all_inner_texts())
+    assert "Beschwerden" in legends and "je 1.000 Einwohner" not in legends
+    layers = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Ebenen beim Öffnen").first
+    layers.locator('input[role="combobox"]').click()
+    page.get_by_role("option", name="Präsenzlücken").click()
+    page.keyboard.press("Escape")
+    page.wait_for_function(
+        "() => (new URLSearchParams(location.search).get('l') || '').split(',').includes('gap')",
+        timeout=30_000)
+    wait_for_app(page)
+    query = parse_qs(urlparse(page.evaluate("location.href")).query)
+    assert query["d"] == ["heessen"] and query["m"] == ["complaints"]  # filters kept
+    sidebar = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').filter(
+        has_text="Bezirke").first
+    assert sidebar.get_by_text("Heessen").count() == 1
+    assert page.recorder.external == []
