@@ -207,6 +207,7 @@ class Load:
         self.failovers: list[float] = []
         self.failover_parts: list[dict[str, float]] = []  # per moved user: where its seconds went
         self.failover_views_ok = True
+        self.reconnect_errors: list[str] = []
         self.import_start: float | None = None
         #: every script run a user waited for: kind (open = Übersicht, lagebild = the session's
         #: first Lagebild run, first = a filter state not shown before on that replica in that
@@ -346,6 +347,7 @@ class Load:
         if self.kill_time is not None:
             self.failovers.append(now - self.kill_time)
             self.failover_parts.append({"noticed_s": closed - self.kill_time, **parts, "run_s": now - t0})
+            self.reconnect_errors.extend(s.reconnect_errors)
         return r
 
     async def controller(self) -> None:
@@ -634,6 +636,9 @@ def main(argv: list[str] | None = None) -> int:
         if "failover_parts" in parts:
             print("  failover parts (p50/max s): " + ", ".join(
                 f"{k} {v['p50']}/{v['max']}" for k, v in parts["failover_parts"].items()))
+            from collections import Counter
+
+            print("  failed reconnect steps:", dict(Counter(load.reconnect_errors).most_common(6)))
         print(f"churn: {args.churn} sessions on port {survivor.port}: RSS {rss_before:.0f} -> "
               f"{rss_after:.0f} MB")
         result = {
@@ -646,7 +651,8 @@ def main(argv: list[str] | None = None) -> int:
             "rss_growth_mb": round(rss_after - rss_before, 1), "churn_sessions": args.churn,
             "replicas": args.replicas, "think_s": list(args.think), "changes": args.changes,
             "server_options": list(replicas[0].options),
-            "server_env": {k: replicas[0].env.get(k) for k in SERVER_ENV},
+            "server_env": {k: replicas[0].env.get(k) for k in (*SERVER_ENV, "LAGEBILD_MAX_RUNS")
+                           if replicas[0].env.get(k)},
             "db_listen": os.environ.get("LAGEBILD_DB_LISTEN", "1") != "0",
             "cold_first_page_s": [round(c, 2) for c in cold],
             "runs": load.runs, "wall_s": round(wall, 1), "load_avg": [round(x, 2) for x in load_avg],

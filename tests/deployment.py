@@ -32,9 +32,9 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 #: about a tenth of a replica's CPU per rerun under load; Python's own generational
 #: collector still runs, and bench/load.py checks RSS over 500 sessions).
 SERVER_OPTIONS = ("--runner.postScriptGC", "false")
-#: The environment the systemd unit sets for every replica (``Environment=``), equally kept:
-#: at most 2 script runs execute at once (ui/admission.py).
-SERVER_ENV = {"LAGEBILD_MAX_RUNS": "2"}
+#: The environment the systemd unit sets for every replica (``Environment=``), kept equal by
+#: tests/test_deploy_options.py (none at present; e.g. LAGEBILD_MAX_RUNS, ui/admission.py).
+SERVER_ENV: dict[str, str] = {}
 
 
 def rss_mb(pid: int) -> float:

@@ -151,10 +151,12 @@ class Session:
         URL, page and message cache. Returns the seconds spent waiting, pinging and
         connecting; raises :class:`SessionError` at ``deadline`` (time.monotonic())."""
         await self.close()
-        spent = {"wait_s": 0.0, "ping_s": 0.0, "connect_s": 0.0}
+        spent = {"wait_s": 0.0, "ping_s": 0.0, "connect_s": 0.0, "attempts": 0.0, "pings": 0.0}
+        self.reconnect_errors: list[str] = []  # why pings and handshakes failed (the bench prints them)
         attempt = 0
         while True:
             attempt += 1
+            spent["attempts"] = attempt
             t = time.monotonic()
             await asyncio.sleep(reconnect_delay(attempt, rng))
             spent["wait_s"] += time.monotonic() - t
@@ -165,11 +167,18 @@ class Session:
                     if time.monotonic() > deadline:
                         raise SessionError("could not reconnect before the deadline")
                     ok = True
+                    spent["pings"] += 1
                     for path in ("health", "host-config"):
                         try:
-                            ok = ok and (await http.get(f"{self.base}/_stcore/{path}")).status_code == 200
-                        except httpx.HTTPError:
+                            status = (await http.get(f"{self.base}/_stcore/{path}")).status_code
+                            if status != 200:
+                                self.reconnect_errors.append(f"{path}: HTTP {status}")
+                                ok = False
+                        except httpx.HTTPError as exc:
+                            self.reconnect_errors.append(f"{path}: {type(exc).__name__}")
                             ok = False
+                        if not ok:
+                            break
                     if ok:
                         break
                     retry += 1
@@ -178,7 +187,8 @@ class Session:
             t = time.monotonic()
             try:
                 await self._connect()
-            except Exception:  # refused, closed during the handshake: next attempt
+            except Exception as exc:  # refused, closed during the handshake: next attempt
+                self.reconnect_errors.append(f"stream: {type(exc).__name__}: {exc}"[:160])
                 spent["connect_s"] += time.monotonic() - t
                 if time.monotonic() > deadline:
                     raise SessionError("could not reconnect before the deadline") from None

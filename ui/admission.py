@@ -7,10 +7,11 @@ each takes a dozen times its own CPU time, and the event loop waits behind them 
 pings and WebSocket handshakes of reconnecting browsers included). A limit lets that many
 runs execute and queues the rest in arrival order; a queued run holds no lock.
 
-``LAGEBILD_MAX_RUNS`` unset, empty or 0: no limit (the default; the systemd unit of a shared
-deployment sets 2). A run that waits for something slow (an export rendered by Chromium, an
-import on the Daten page) gives its slot back meanwhile (:meth:`Slots.released`), so one
-long task never holds up the replica's other users.
+``LAGEBILD_MAX_RUNS`` unset, empty or 0: no limit (the default, also in the systemd unit:
+under load on the shared development machine a limit of 2 or 3 showed no gain that stood
+out of the noise; see the README's load figures). A run that waits for something slow (an
+export rendered by Chromium, an import on the Daten page) gives its slot back meanwhile
+(:meth:`Slots.released`), so one long task never holds up the replica's other users.
 """
 
 from __future__ import annotations
