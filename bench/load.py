@@ -99,15 +99,15 @@ def proc_cpu(pid: int, children: bool = False) -> float | None:
     return ticks / TICK
 
 
-def child_pids(pid: int) -> list[int]:
-    out = []
+def child_map() -> dict[int, list[int]]:
+    """Parent pid -> its children's pids, from one pass over /proc."""
+    out: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             f = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(f[1]) == pid:
-            out.append(int(stat.parent.name))
+        out.setdefault(int(f[1]), []).append(int(stat.parent.name))
     return out
 
 
@@ -133,14 +133,15 @@ class CpuMeter:
 
     def sample(self) -> dict[str, float]:
         out: dict[str, float] = {}
+        children = child_map()  # one pass over /proc per sample (this thread shares the users' GIL)
         for name, pids in self.parts.items():
             total = 0.0
             for pid in pids:
-                for p in [pid, *child_pids(pid)]:
+                for p in [pid, *children.get(pid, ())]:
                     total += proc_cpu(p) or 0.0
             out[name] = total
         if self.postmaster:
-            out["postgresql"] = sum(proc_cpu(p) or 0.0 for p in child_pids(self.postmaster)) + \
+            out["postgresql"] = sum(proc_cpu(p) or 0.0 for p in children.get(self.postmaster, ())) + \
                 (proc_cpu(self.postmaster, children=True) or 0.0)
         ru = resource.getrusage(resource.RUSAGE_SELF)
         out["load_client"] = ru.ru_utime + ru.ru_stime
@@ -370,8 +371,8 @@ class Load:
         while self.changes_done < self.total_changes * 0.7:
             await asyncio.sleep(0.1)
         victim = self.replicas[0]
-        victim.kill()
-        self.kill_time = time.monotonic()
+        self.kill_time = time.monotonic()  # failover_s counts from the signal, teardown included
+        await asyncio.to_thread(victim.kill)  # waiting for the process must not stall the users
         print(f"killed replica on port {victim.port} (SIGKILL)", flush=True)
 
     def state(self) -> tuple[int, bool]:
