@@ -20,10 +20,13 @@ speak Streamlit's own WebSocket protocol through nginx (tests/stclient.py):
    the new version (the sidebar names it), a session never goes back, and every rerun
    that starts after the import committed shows the new one.
 3. At 70 %, one replica is killed with SIGKILL. Its users' WebSockets close; they reconnect
-   through nginx like the browser does (same cookie, same URL) and must be back on the same
-   view on the other replica: the same query string after the run there (the app writes its
-   widget state back into the URL at every run). ``failover_s`` is the
-   worst time from the kill to a user being back on the same view.
+   through nginx like the browser does (same cookie, same URL; the frontend's waits and
+   health pings, tests/stclient.py) and must be back on the same view on the other
+   replica: the same query string after the run there (the app writes its widget state
+   back into the URL at every run). ``failover_s`` is the worst time from the kill to a
+   user being back on the same view; every moved user reruns at once (the frontend does
+   so only for a tab whose run was in progress; an idle tab reruns at its next change),
+   so the burst on the surviving replica is the worst case.
 4. ``--churn`` sessions are opened (Übersicht) and closed one after another on a surviving
    replica; ``rss_growth_mb`` is its RSS after minus before (after 20 warm-up sessions).
 
@@ -33,8 +36,18 @@ keys the JSON line breaks the run down: CPU seconds of each replica, nginx, Post
 this load client during the load phase (``cpu_s``; ``other_cpu_s`` is what other work on the
 machine took meanwhile), the same per script run (``cpu_ms_per_run``), PostgreSQL
 transactions per script run (``db_xacts_per_run``), the bytes a rerun sends
-(``rerun_mb_p50``), the load average at the end of the load phase (``load_avg``), and how
-late after the import's commit a rerun still showed the old version (``import_seen_s``).
+(``rerun_mb_p50``; the simulated browser keeps large messages as the frontend does, so an
+unchanged map is not sent again), the load average at the end of the load phase
+(``load_avg``), and how late after the import's commit a rerun still showed the old version
+(``import_seen_s``). Where the p95 comes from: every script run is recorded with its kind
+(``open`` = Übersicht, ``lagebild`` = a session's first Lagebild run, ``first`` = a filter
+state that replica had not shown in that version, ``revisit``, ``failover``), the replica
+that served it (nginx names it in a response header the bench adds) and the phase of the
+run it started in (``two replicas``, ``import`` running, ``after import``, ``after kill``):
+``p95_by_phase``, ``p95_by_kind``, ``p95_tail_by_phase`` (where the slowest 5 % fell),
+``runs_by_replica`` and ``cpu_ms_per_own_run`` (a replica's CPU over the runs it served),
+the mean runs in flight per replica and phase, and ``failover_parts`` (kill to closed
+socket, the frontend's reconnect wait, health pings, WebSocket handshake, first run).
 """
 
 from __future__ import annotations
@@ -61,7 +74,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import pandas as pd  # noqa: E402
-from deployment import Nginx, Replica, rss_mb, wait_healthy  # noqa: E402
+from deployment import SERVER_ENV, Nginx, Replica, rss_mb, wait_healthy  # noqa: E402
 from pgcluster import Cluster  # noqa: E402
 from stclient import Session, SessionError  # noqa: E402
 
@@ -86,15 +99,15 @@ def proc_cpu(pid: int, children: bool = False) -> float | None:
     return ticks / TICK
 
 
-def child_pids(pid: int) -> list[int]:
-    out = []
+def child_map() -> dict[int, list[int]]:
+    """Parent pid -> its children's pids, from one pass over /proc."""
+    out: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             f = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(f[1]) == pid:
-            out.append(int(stat.parent.name))
+        out.setdefault(int(f[1]), []).append(int(stat.parent.name))
     return out
 
 
@@ -120,14 +133,15 @@ class CpuMeter:
 
     def sample(self) -> dict[str, float]:
         out: dict[str, float] = {}
+        children = child_map()  # one pass over /proc per sample (this thread shares the users' GIL)
         for name, pids in self.parts.items():
             total = 0.0
             for pid in pids:
-                for p in [pid, *child_pids(pid)]:
+                for p in [pid, *children.get(pid, ())]:
                     total += proc_cpu(p) or 0.0
             out[name] = total
         if self.postmaster:
-            out["postgresql"] = sum(proc_cpu(p) or 0.0 for p in child_pids(self.postmaster)) + \
+            out["postgresql"] = sum(proc_cpu(p) or 0.0 for p in children.get(self.postmaster, ())) + \
                 (proc_cpu(self.postmaster, children=True) or 0.0)
         ru = resource.getrusage(resource.RUSAGE_SELF)
         out["load_client"] = ru.ru_utime + ru.ru_stime
@@ -184,6 +198,7 @@ class Load:
         self.open_s: list[float] = []
         self.errors: list[str] = []
         self.changes_done = 0
+        self.cache_hits = 0  # references the server sent for messages a session held (like a browser)
         self.total_changes = args.sessions * args.changes
         self.versions: list[list[tuple[float, float, int | None]]] = []
         self.import_done: float | None = None
@@ -191,7 +206,34 @@ class Load:
         self.kill_time: float | None = None
         self.killed: asyncio.Event | None = None
         self.failovers: list[float] = []
+        self.failover_parts: list[dict[str, float]] = []  # per moved user: where its seconds went
         self.failover_views_ok = True
+        self.reconnect_errors: list[str] = []
+        self.import_start: float | None = None
+        #: every script run a user waited for: kind (open = Übersicht, lagebild = the session's
+        #: first Lagebild run, first = a filter state not shown before on that replica in that
+        #: version, revisit = one shown before, failover = the first run after a reconnect),
+        #: start, end, replica, bytes received
+        self.records: list[dict] = []
+        self._seen: set[tuple[str, int | None, str]] = set()
+
+    def record(self, kind: str, t0: float, t1: float, s: Session, v: int | None, nbytes: int) -> str:
+        if kind == "change":
+            kind = "revisit" if (s.upstream, v, s.query) in self._seen else "first"
+        self._seen.add((s.upstream, v, s.query))
+        self.records.append({"kind": kind, "t0": t0, "t1": t1, "replica": s.upstream.split(",")[-1].strip(),
+                             "bytes": nbytes})
+        return kind
+
+    def phase(self, t: float) -> str:
+        """Which part of the run a moment belongs to (the import's and the kill's times)."""
+        if self.kill_time is not None and t >= self.kill_time:
+            return "after kill"
+        if self.import_done is not None and t >= self.import_done:
+            return "after import"
+        if self.import_start is not None and t >= self.import_start:
+            return "import"
+        return "two replicas"
 
     async def user(self, i: int) -> None:
         rng = random.Random(self.args.seed * 1000 + i)
@@ -199,7 +241,7 @@ class Load:
         self.versions.append(log)
         s = Session(self.nginx.url, timeout=self.args.timeout)
 
-        async def run(action) -> object | None:
+        async def run(action, kind: str) -> object | None:
             t0 = time.monotonic()
             b0 = s.received
             try:
@@ -215,15 +257,16 @@ class Load:
             if v is None:
                 self.errors.append(f"user {i}: no version marker")
             log.append((t0, t1, v))
+            self.record(kind, t0, t1, s, v, self.last_bytes)
             return (r, t1 - t0)
 
-        got = await run(s.open)
+        got = await run(s.open, "open")
         if isinstance(got, Exception):
             self.errors.append(f"user {i}: open failed: {got}")
             return
         self.open_s.append(got[1])
         s.page, s.page_hash = "lagebild", ""
-        got = await run(s.rerun)
+        got = await run(s.rerun, "lagebild")
         if isinstance(got, Exception):
             self.errors.append(f"user {i}: Lagebild failed: {got}")
             return
@@ -237,8 +280,8 @@ class Load:
             if not closed.done():
                 closed.cancel()
             if s._ws.state.name in ("CLOSING", "CLOSED") or closed.done():
-                s, run_ = await self.failover(i, s, run_)
-                if s is None:
+                run_ = await self.failover(i, s, run_, rng, log)
+                if run_ is None:
                     return
             districts = list(run_.widgets["flt_d"].options)
             period = list(run_.widgets["None"].options) if "None" in run_.widgets else []
@@ -252,11 +295,11 @@ class Load:
             else:
                 days = list(run_.widgets["flt_wd"].options)
                 s.set_widget("flt_wd", string_array_value=rng.sample(days, rng.randint(0, 3)))
-            got = await run(s.rerun)
+            got = await run(s.rerun, "change")
             if isinstance(got, Exception):
                 if self.kill_time is not None:
-                    s, run_ = await self.failover(i, s, run_)
-                    if s is None:
+                    run_ = await self.failover(i, s, run_, rng, log)
+                    if run_ is None:
                         return
                     continue
                 self.errors.append(f"user {i}: rerun failed: {got}")
@@ -267,41 +310,53 @@ class Load:
             self.rerun_s.append(seconds)
             self.rerun_bytes.append(self.last_bytes)
             self.changes_done += 1
+        self.cache_hits += s.cache.hits
         await s.close()
 
-    async def failover(self, i: int, old: Session, last) -> tuple[Session | None, object]:
-        """The browser's reconnect: same cookies, same URL; must show the same view."""
-        view = old.query
-        await old.close()
-        end = time.monotonic() + 30
-        while time.monotonic() < end:
-            s = Session(self.nginx.url, page="lagebild", query=view, cookies=dict(old.cookies),
-                        timeout=self.args.timeout)
-            try:
-                r = await s.open()
-            except Exception:  # nginx still trying the dead replica, connection refused, ...
-                await asyncio.sleep(0.2)
-                continue
-            now = time.monotonic()
-            # the app writes its widget state back into the URL at every run, so the same
-            # query string after the run on the new replica is the same view
-            same = s.query == view and not r.exceptions
-            self.runs += 1
-            if not same:
-                self.failover_views_ok = False
-                self.errors.append(f"user {i}: other view after failover: {view!r} -> {s.query!r}")
-            if self.kill_time is not None:
-                self.failovers.append(now - self.kill_time)
-            return s, r
-        self.errors.append(f"user {i}: could not reconnect within 30 s")
-        return None, last
+    async def failover(self, i: int, s: Session, last, rng: random.Random, log: list) -> object | None:
+        """The browser's reconnect (:meth:`stclient.Session.reconnect`: the frontend's delays,
+        health pings, then the WebSocket through nginx with the same cookie), then a run of its
+        page with its URL and widget values: it must show the same view. (The frontend reruns
+        at once only when a run was in progress; an idle tab reruns at its next change. Every
+        moved user reruns at once here: the bench's burst on the other replica is the worst
+        case.)"""
+        view = s.query
+        closed = time.monotonic()
+        try:
+            parts = await s.reconnect(rng, deadline=closed + 30)
+        except SessionError as exc:
+            self.errors.append(f"user {i}: could not reconnect within 30 s: {exc}")
+            return None
+        t0 = time.monotonic()
+        b0 = s.received
+        try:
+            r = await s.rerun()
+        except SessionError as exc:
+            self.errors.append(f"user {i}: the first run after the reconnect failed: {exc}")
+            return None
+        now = time.monotonic()
+        # the app writes its widget state back into the URL at every run, so the same
+        # query string after the run on the new replica is the same view
+        same = s.query == view and not r.exceptions
+        self.runs += 1
+        v = version_of(r)
+        log.append((t0, now, v))
+        self.record("failover", t0, now, s, v, s.received - b0)
+        if not same:
+            self.failover_views_ok = False
+            self.errors.append(f"user {i}: other view after failover: {view!r} -> {s.query!r}")
+        if self.kill_time is not None:
+            self.failovers.append(now - self.kill_time)
+            self.failover_parts.append({"noticed_s": closed - self.kill_time, **parts, "run_s": now - t0})
+            self.reconnect_errors.extend(s.reconnect_errors)
+        return r
 
     async def controller(self) -> None:
         while self.changes_done < self.total_changes * 0.5:
             await asyncio.sleep(0.1)
         old = self.state()[0]
         env = {**os.environ, "LAGEBILD_DB": self.url}
-        t0 = time.monotonic()
+        t0 = self.import_start = time.monotonic()
         proc = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "data", "import", "complaints",
                                                         str(self.import_file), "--activate", "--json"],
                                        cwd=ROOT, env=env, capture_output=True, text=True)
@@ -316,8 +371,8 @@ class Load:
         while self.changes_done < self.total_changes * 0.7:
             await asyncio.sleep(0.1)
         victim = self.replicas[0]
-        victim.kill()
-        self.kill_time = time.monotonic()
+        self.kill_time = time.monotonic()  # failover_s counts from the signal, teardown included
+        await asyncio.to_thread(victim.kill)  # waiting for the process must not stall the users
         print(f"killed replica on port {victim.port} (SIGKILL)", flush=True)
 
     def state(self) -> tuple[int, bool]:
@@ -357,6 +412,7 @@ class Load:
         return all(lag <= 10.0 for lag in self.stale_after_import())
 
     async def main(self) -> None:
+        self.t_start = time.monotonic()
         users = [asyncio.ensure_future(self.user(i)) for i in range(self.args.sessions)]
         control = [asyncio.ensure_future(self.controller()), asyncio.ensure_future(self.killer())]
         await asyncio.gather(*users)
@@ -366,6 +422,74 @@ class Load:
         if not control[0].done():  # the import still runs: wait for it, it must not be lost
             await control[0]
             self.errors.append("the run ended before the import committed")
+
+
+KINDS = ("open", "lagebild", "first", "revisit", "failover")
+PHASES = ("two replicas", "import", "after import", "after kill")
+RERUNS = ("first", "revisit")  # the filter changes: the issue's "rerun"
+
+
+def pct(values: list[float], q: float) -> float | None:
+    """The bench's percentile: the value at rank round(q * (n - 1)) of the sorted values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def breakdown(load: Load, t_end: float) -> dict:
+    """Where the rerun times come from: by phase of the run and kind of script run, per
+    replica (runs, time in flight), and the parts of each failover."""
+    recs = load.records
+    kill = load.kill_time if load.kill_time is not None else t_end
+
+    def upto(t: float | None) -> float | None:  # a phase ends at the kill at the latest
+        return None if t is None else min(t, kill)
+
+    bounds = {"two replicas": (load.t_start, upto(load.import_start)),
+              "import": (upto(load.import_start), upto(load.import_done)),
+              "after import": (upto(load.import_done), load.kill_time),
+              "after kill": (load.kill_time, t_end)}
+    out: dict = {"phases": {}, "kinds": {}, "replicas": {}}
+    for ph in PHASES:
+        a, b = bounds[ph]
+        if a is None or (b is not None and b <= a):
+            continue
+        b = b if b is not None else t_end
+        rows = [r for r in recs if load.phase(r["t0"]) == ph]
+        secs = [r["t1"] - r["t0"] for r in rows if r["kind"] in RERUNS]
+        entry = {"wall_s": round(b - a, 1), "reruns": len(secs),
+                 "p50_s": round(pct(secs, 0.5), 3) if secs else None,
+                 "p95_s": round(pct(secs, 0.95), 3) if secs else None, "kinds": {}}
+        for kind in KINDS:
+            ks = [r["t1"] - r["t0"] for r in rows if r["kind"] == kind]
+            if ks:
+                entry["kinds"][kind] = [len(ks), round(pct(ks, 0.5), 3), round(pct(ks, 0.95), 3)]
+        # Little's law: runs in flight on each replica on average during the phase
+        busy = {rep: sum(r["t1"] - r["t0"] for r in rows if r["replica"] == rep)
+                for rep in sorted({r["replica"] for r in rows}) if rep}
+        entry["in_flight"] = {f"replica_{rep.rsplit(':', 1)[-1]}": round(v / max(b - a, 1e-9), 1)
+                              for rep, v in busy.items()}
+        out["phases"][ph] = entry
+    reruns = [r["t1"] - r["t0"] for r in recs if r["kind"] in RERUNS]
+    slow = pct(reruns, 0.95)
+    for kind in KINDS:
+        ks = [r for r in recs if r["kind"] == kind]
+        if ks:
+            secs = [r["t1"] - r["t0"] for r in ks]
+            out["kinds"][kind] = {"runs": len(ks), "p50_s": round(pct(secs, 0.5), 3),
+                                  "p95_s": round(pct(secs, 0.95), 3),
+                                  "mb_p50": round(statistics.median(r["bytes"] for r in ks) / 1e6, 3)}
+    if slow is not None:  # the reruns at or above the p95: which phase they fell in
+        tail = [r for r in recs if r["kind"] in RERUNS and r["t1"] - r["t0"] >= slow]
+        out["p95_tail_by_phase"] = {ph: sum(load.phase(r["t0"]) == ph for r in tail) for ph in PHASES}
+    for rep in sorted({r["replica"] for r in recs if r["replica"]}):
+        out["replicas"][f"replica_{rep.rsplit(':', 1)[-1]}"] = sum(r["replica"] == rep for r in recs)
+    if load.failover_parts:
+        out["failover_parts"] = {k: {"p50": round(statistics.median(p[k] for p in load.failover_parts), 2),
+                                     "max": round(max(p[k] for p in load.failover_parts), 2)}
+                                 for k in load.failover_parts[0]}
+    return out
 
 
 async def churn(url: str, n: int, pid: int, timeout: float) -> tuple[float, float, int]:
@@ -441,7 +565,7 @@ def main(argv: list[str] | None = None) -> int:
             r.start(wait=False)
         for r in replicas:
             wait_healthy(f"{r.url}/_stcore/health", proc=r.proc)
-        nginx = Nginx([r.port for r in replicas]).start()
+        nginx = Nginx([r.port for r in replicas], upstream_header=True).start()
 
         async def warm() -> list[float]:
             out = []
@@ -466,7 +590,8 @@ def main(argv: list[str] | None = None) -> int:
         x0 = xacts(url)
         t0 = time.monotonic()
         asyncio.run(load.main())
-        wall = time.monotonic() - t0
+        t_end = time.monotonic()
+        wall = t_end - t0
         cpu = meter.stop()
         db_xacts = xacts(url) - x0 - 1  # minus this query's own
         load_avg = os.getloadavg()
@@ -498,6 +623,23 @@ def main(argv: list[str] | None = None) -> int:
               f"showed the old version (latest started {max(stale, default=0):.2f} s after it)")
         print(f"failover: {len(load.failovers)} users moved, worst {max(load.failovers, default=0):.2f} s, "
               f"same view: {load.failover_views_ok}")
+        parts = breakdown(load, t_end)
+        print("where the rerun times come from (p50 / p95 s; runs in flight = mean concurrent runs):")
+        for ph, e in parts["phases"].items():
+            kinds = ", ".join(f"{k} {n}× {a:.2f}/{b:.2f}" for k, (n, a, b) in e["kinds"].items())
+            print(f"  {ph:13s} {e['wall_s']:6.1f} s wall: {e['reruns']} reruns p50 {e['p50_s']} "
+                  f"p95 {e['p95_s']}; {kinds}; in flight {e['in_flight']}")
+        print("  by kind:", {k: (v["runs"], v["p50_s"], v["p95_s"], v["mb_p50"])
+                             for k, v in parts["kinds"].items()}, "(runs, p50 s, p95 s, MB p50)")
+        print("  reruns at or above the p95, by phase:", parts.get("p95_tail_by_phase"))
+        own = {k: round(cpu.get(k, 0.0) / max(n, 1) * 1000, 1) for k, n in parts["replicas"].items()}
+        print(f"  runs per replica {parts['replicas']}; replica CPU per run it served, ms: {own}")
+        if "failover_parts" in parts:
+            print("  failover parts (p50/max s): " + ", ".join(
+                f"{k} {v['p50']}/{v['max']}" for k, v in parts["failover_parts"].items()))
+            from collections import Counter
+
+            print("  failed reconnect steps:", dict(Counter(load.reconnect_errors).most_common(6)))
         print(f"churn: {args.churn} sessions on port {survivor.port}: RSS {rss_before:.0f} -> "
               f"{rss_after:.0f} MB")
         result = {
@@ -510,6 +652,8 @@ def main(argv: list[str] | None = None) -> int:
             "rss_growth_mb": round(rss_after - rss_before, 1), "churn_sessions": args.churn,
             "replicas": args.replicas, "think_s": list(args.think), "changes": args.changes,
             "server_options": list(replicas[0].options),
+            "server_env": {k: replicas[0].env.get(k) for k in (*SERVER_ENV, "LAGEBILD_MAX_RUNS")
+                           if replicas[0].env.get(k)},
             "db_listen": os.environ.get("LAGEBILD_DB_LISTEN", "1") != "0",
             "cold_first_page_s": [round(c, 2) for c in cold],
             "runs": load.runs, "wall_s": round(wall, 1), "load_avg": [round(x, 2) for x in load_avg],
@@ -519,6 +663,12 @@ def main(argv: list[str] | None = None) -> int:
             "db_xacts_per_run": round(db_xacts / max(load.runs, 1), 3),
             "rerun_mb_p50": round(mb, 3),
             "import_stale_reruns": len(stale), "import_seen_s": round(max(stale, default=0.0), 3),
+            "p95_by_phase": {ph: e["p95_s"] for ph, e in parts["phases"].items()},
+            "p95_by_kind": {k: v["p95_s"] for k, v in parts["kinds"].items()},
+            "p95_tail_by_phase": parts.get("p95_tail_by_phase"),
+            "runs_by_replica": parts["replicas"], "cpu_ms_per_own_run": own,
+            "failover_parts": parts.get("failover_parts"),
+            "message_cache_hits": load.cache_hits,
         }
         print(json.dumps(result))
         return 0 if not errors else 1

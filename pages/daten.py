@@ -27,7 +27,7 @@ from data.importers.gps import (
 from data.importers.mapping import ROW_NUMBER, add_derived_columns
 from data.importers.readers import RawTable
 from data.quality import loaded_overview, quality_checks
-from ui import cache, chrome, db
+from ui import admission, cache, chrome, db
 
 register({
     "daten.store_failed": ("Der Speicher konnte nicht geschrieben werden; er ist unverändert: {error}",
@@ -360,17 +360,18 @@ if raw is not None:
                 bar.progress(done / total, text=t("daten.geocoding", lang, done=done, total=total))
 
         try:
-            if gps_mode:
-                devices_file = gps_options["devices_file"]
-                devices = parse_device_mapping(devices_file[1], devices_file[0]) if devices_file else None
-                report = validate_gps(raw, mapping, constants=gps_options["constants"], devices=devices,
-                                      store=store, crs=crs_text or None, lang=lang,
-                                      gap_minutes=gps_options["gap_minutes"],
-                                      max_speed_kmh=gps_options["max_speed_kmh"])
-            else:
-                report = validate_import(kind, raw, mapping, store=store, crs=crs_text or None,
-                                         geocode=geocode, progress=progress, lang=lang,
-                                         mapping_origin=proposal.origin)
+            with admission.slots().released():  # checking a large file takes long: others' runs go on
+                if gps_mode:
+                    devices_file = gps_options["devices_file"]
+                    devices = parse_device_mapping(devices_file[1], devices_file[0]) if devices_file else None
+                    report = validate_gps(raw, mapping, constants=gps_options["constants"], devices=devices,
+                                          store=store, crs=crs_text or None, lang=lang,
+                                          gap_minutes=gps_options["gap_minutes"],
+                                          max_speed_kmh=gps_options["max_speed_kmh"])
+                else:
+                    report = validate_import(kind, raw, mapping, store=store, crs=crs_text or None,
+                                             geocode=geocode, progress=progress, lang=lang,
+                                             mapping_origin=proposal.origin)
             st.session_state[K_REPORT] = (inputs, report)
         except ImportError_ as exc:
             st.session_state.pop(K_REPORT, None)
@@ -406,7 +407,8 @@ if raw is not None:
             show_after = st.checkbox(t("daten.show_after", lang), value=True, key="dt_show_after")
             if _button(t("daten.import_button", lang), key="dt_import", type="primary"):
                 try:
-                    version = store.commit(report)
+                    with admission.slots().released():  # the write takes long: others' runs go on
+                        version = store.commit(report)
                 except (ImportError_, OSError) as exc:  # the store is unchanged (all or nothing)
                     st.error(exc.message(lang) if isinstance(exc, ImportError_)
                              else t("daten.store_failed", lang, error=md_escape(exc)))

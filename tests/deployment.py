@@ -32,6 +32,9 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 #: about a tenth of a replica's CPU per rerun under load; Python's own generational
 #: collector still runs, and bench/load.py checks RSS over 500 sessions).
 SERVER_OPTIONS = ("--runner.postScriptGC", "false")
+#: The environment the systemd unit sets for every replica (``Environment=``), kept equal by
+#: tests/test_deploy_options.py (none at present; e.g. LAGEBILD_MAX_RUNS, ui/admission.py).
+SERVER_ENV: dict[str, str] = {}
 
 
 def rss_mb(pid: int) -> float:
@@ -64,7 +67,7 @@ class Replica:
         systemd unit runs a replica)."""
         self.port = port or free_port()
         self.options = SERVER_OPTIONS if options is None else options
-        self.env = {**os.environ, "LAGEBILD_TILES": "none", **env}
+        self.env = {**SERVER_ENV, **os.environ, "LAGEBILD_TILES": "none", **env}  # the caller may override
         self.log_path = (log_dir or Path(tempfile.gettempdir())) / f"lagebild-replica-{self.port}.log"
         self.proc: subprocess.Popen | None = None
 
@@ -101,8 +104,14 @@ class Replica:
             self._log.close()
 
 
-def render_site(ports: list[int], listen: int) -> str:
-    """deploy/nginx/lagebild.conf with these replica ports and this listen port."""
+#: What bench/load.py adds to the site: the replica that answered, so runs are attributed to
+#: replicas (not part of deploy/: a production site does not tell browsers its upstreams).
+UPSTREAM_HEADER = "add_header X-Lagebild-Upstream $upstream_addr always;"
+
+
+def render_site(ports: list[int], listen: int, upstream_header: bool = False) -> str:
+    """deploy/nginx/lagebild.conf with these replica ports and this listen port (and, for the
+    load bench, a response header naming the replica that answered)."""
     text = SITE_CONF.read_text(encoding="utf-8")
     servers = "\n".join(f"    server 127.0.0.1:{p} max_fails=1 fail_timeout=10s;" for p in ports)
     text, n = re.subn(r"(?m)^    server 127\.0\.0\.1:\d+ [^\n]*\n(?:    server 127\.0\.0\.1:\d+ [^\n]*\n)*",
@@ -112,15 +121,21 @@ def render_site(ports: list[int], listen: int) -> str:
     text, n = re.subn(r"(?m)^    listen 80;", f"    listen 127.0.0.1:{listen};", text)
     if n != 1:
         raise RuntimeError(f"{SITE_CONF}: expected one 'listen 80;', found {n}")
+    if upstream_header:
+        text, n = re.subn(r"(?m)^(        proxy_pass http://lagebild;\n)", rf"\1        {UPSTREAM_HEADER}\n",
+                          text)
+        if n != 1:
+            raise RuntimeError(f"{SITE_CONF}: expected one 'proxy_pass http://lagebild;', found {n}")
     return text
 
 
 class Nginx:
     """Debian's nginx in the foreground, in a temporary prefix, with the deploy/ site."""
 
-    def __init__(self, ports: list[int], port: int | None = None) -> None:
+    def __init__(self, ports: list[int], port: int | None = None, upstream_header: bool = False) -> None:
         self.port = port or free_port()
         self.ports = ports
+        self.upstream_header = upstream_header
         self.dir = Path(tempfile.mkdtemp(prefix="lagebild-nginx-"))
         self.proc: subprocess.Popen | None = None
 
@@ -140,7 +155,7 @@ class Nginx:
             f"  client_body_temp_path {self.dir}/client_body;\n  proxy_temp_path {self.dir}/proxy;\n"
             f"  fastcgi_temp_path {self.dir}/fastcgi;\n  uwsgi_temp_path {self.dir}/uwsgi;\n"
             f"  scgi_temp_path {self.dir}/scgi;\n"
-            + render_site(self.ports, self.port) + "\n}\n", encoding="utf-8")
+            + render_site(self.ports, self.port, self.upstream_header) + "\n}\n", encoding="utf-8")
         if os.geteuid() == 0:
             os.chmod(self.dir, 0o755)
         check = subprocess.run([NGINX, "-t", "-q", "-p", str(self.dir), "-c", str(conf)],

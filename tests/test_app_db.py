@@ -173,3 +173,34 @@ def test_unreachable_database_shows_an_error_page(monkeypatch: pytest.MonkeyPatc
     at.run()
     assert not at.exception
     assert "127.0.0.1:" in _texts(at.error).replace("\\", "") and not at.metric
+
+
+def test_sessions_of_a_replica_share_its_caches_on_the_database_path(demo_in_db: str,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second session opening a view another session computed reads the replica's caches:
+    no generation is opened again and the Lagebild layers are not computed again (no cache
+    key holds a per-session object)."""
+    import geo.dbbundle
+    import viz.pagedata
+
+    calls = {"bundle": 0, "layers": 0}
+    open_db_bundle, lagebild_data = geo.dbbundle.open_db_bundle, viz.pagedata.lagebild_data
+
+    def counted_bundle(*a, **kw):
+        calls["bundle"] += 1
+        return open_db_bundle(*a, **kw)
+
+    def counted_layers(*a, **kw):
+        calls["layers"] += 1
+        return lagebild_data(*a, **kw)
+
+    monkeypatch.setattr(geo.dbbundle, "open_db_bundle", counted_bundle)
+    monkeypatch.setattr(viz.pagedata, "lagebild_data", counted_layers)
+    view = {"q": "2025-Q2..2026-Q1", "d": "pelkum,heessen", "wd": "1,5"}  # a view no other test opens
+    first = _page("pages/lagebild.py", **view)
+    assert calls["layers"] == 1
+    seen = dict(calls)
+    second = _page("pages/lagebild.py", **view)  # another browser, the same replica
+    assert calls == seen
+    assert [m.value for m in second.metric] == [m.value for m in first.metric]
+    assert second.query_params == first.query_params

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from base.i18n import register, t
+from ui import admission
 
 register({
     "export.title": ("Exportieren", "Export"),
@@ -78,7 +79,8 @@ def long_export(what: str, key: str, view: str, build: Callable[[Callable[[str],
         st.session_state.pop(_REQUEST, None)
         with st.status(t("export.working", lang, what=what), expanded=True) as status:
             try:
-                data = build(status.write)
+                with admission.slots().released():  # seconds of work: others' runs go on meanwhile
+                    data = build(status.write)
             except Exception as exc:  # shown to the user; nothing half-made is offered
                 status.update(label=t("export.failed", lang, what=what, error=str(exc)), state="error")
                 return

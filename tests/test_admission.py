@@ -1,0 +1,129 @@
+"""How many script runs of a replica execute at once (ui/admission.py): the limit, arrival
+order, slots given back for long tasks and on errors."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from ui.admission import ENV, Slots, limit_from
+
+
+@pytest.mark.parametrize(("raw", "limit"), [
+    (None, None), ("", None), ("  ", None), ("0", None), ("2", 2), (" 3 ", 3),
+])
+def test_limit_from_environment(raw, limit) -> None:
+    env = {} if raw is None else {ENV: raw}
+    assert limit_from(env) == limit
+
+
+@pytest.mark.parametrize("raw", ["-1", "two", "1.5"])
+def test_invalid_limit_is_rejected_with_the_value(raw) -> None:
+    with pytest.raises(ValueError, match=f"{ENV}.*{raw!r}"):
+        limit_from({ENV: raw})
+
+
+def test_slots_need_a_positive_limit() -> None:
+    with pytest.raises(ValueError, match="got 0"):
+        Slots(0)
+
+
+def _run_in_threads(slots: Slots, n: int, hold: threading.Event, order: list[int]) -> list[threading.Thread]:
+    def run(i: int) -> None:
+        with slots.slot():
+            order.append(i)
+            hold.wait(10)
+
+    threads = []
+    for i in range(n):
+        th = threading.Thread(target=run, args=(i,))
+        th.start()
+        threads.append(th)
+        # the next one arrives once this one holds a slot or waits in the queue
+        assert _until(lambda i=i: len(order) + len(slots._waiting) == i + 1)
+    return threads
+
+
+def _until(predicate, tries: int = 2000) -> bool:
+    import time
+
+    for _ in range(tries):
+        if predicate():
+            return True
+        time.sleep(0.005)
+    return predicate()
+
+
+def test_at_most_limit_runs_at_once_served_in_arrival_order() -> None:
+    slots = Slots(2)
+    hold, order = threading.Event(), []
+    threads = _run_in_threads(slots, 5, hold, order)
+    assert _until(lambda: len(order) == 2)
+    assert slots.active == 2 and len(slots._waiting) == 3
+    hold.set()
+    for th in threads:
+        th.join(10)
+    assert order == [0, 1, 2, 3, 4]  # queued runs in the order they came
+    assert slots.peak == 2 and slots.active == 0 and slots._free == 2
+
+
+def test_no_limit_lets_every_run_in() -> None:
+    slots = Slots(None)
+    hold, order = threading.Event(), []
+    threads = _run_in_threads(slots, 4, hold, order)
+    assert _until(lambda: len(order) == 4)
+    hold.set()
+    for th in threads:
+        th.join(10)
+
+
+def test_a_failing_run_gives_its_slot_back() -> None:
+    slots = Slots(1)
+    with pytest.raises(RuntimeError), slots.slot():
+        raise RuntimeError("the page failed")
+    with slots.slot():  # would wait forever if the slot were lost
+        assert slots.active == 1
+    assert slots.active == 0
+
+
+def test_nested_slot_in_the_same_run_does_not_wait_for_itself() -> None:
+    slots = Slots(1)
+    with slots.slot(), slots.slot():
+        assert slots.active == 1
+
+
+def test_a_long_task_gives_its_slot_to_the_next_run_and_queues_for_it_again() -> None:
+    slots = Slots(1)
+    in_task, task_done, other_ran = threading.Event(), threading.Event(), threading.Event()
+    after: list[int] = []
+
+    def long_run() -> None:
+        with slots.slot():
+            with slots.released():
+                in_task.set()
+                task_done.wait(10)
+            after.append(slots.active)  # back in a slot after the task
+
+    def other_run() -> None:
+        with slots.slot():
+            other_ran.set()
+
+    a = threading.Thread(target=long_run)
+    a.start()
+    assert in_task.wait(10)
+    b = threading.Thread(target=other_run)
+    b.start()
+    assert other_ran.wait(10)  # ran while the long task was busy
+    task_done.set()
+    a.join(10)
+    b.join(10)
+    assert after == [1] and slots.active == 0 and slots._free == 1
+
+
+def test_released_outside_a_slot_does_nothing() -> None:
+    slots = Slots(1)
+    with slots.released():
+        assert slots.active == 0
+    with slots.slot():
+        assert slots.active == 1
