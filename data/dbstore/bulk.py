@@ -8,7 +8,12 @@ layout: the demo city, the generator's region) as one new generation, in ONE tra
 * the large ones (complaints, pings) are streamed: Parquet row batches (or CSV chunks) of
   ``chunk_rows`` rows, each validated (:func:`data.contracts.validate`, its references to
   patrols and categories checked) and written with COPY. Memory stays bounded by one
-  chunk, whatever the size of the folder;
+  chunk (and the COPY writer's queue), whatever the size of the folder. Each goes into a
+  new partition of its table (migration 0003, :func:`copy_large`): one ``COPY ... FREEZE``
+  into a bare table, then its ids checked across chunks, its indexes built in bulk and
+  its foreign key checked once, when it is attached. Everything per value is vectorised
+  (Arrow's CSV writer, the reference check against the patrols, the UTC times, the H3
+  cells from the region's lattice);
 * the prepared form (the cubes, see geo.prepared) is built by the injected ``preparer`` on
   a scratch folder of links to the source files, in a forked child process that runs
   while the parent copies (it streams the pings itself), and its files are stored with
@@ -27,6 +32,7 @@ import ctypes
 import json
 import multiprocessing
 import os
+import resource
 import shutil
 import signal
 import sys
@@ -149,7 +155,8 @@ def copy_large(conn: Connection, folder: Path, name: str, small: dict[str, pd.Da
                 copy.write(data)
             n += len(chunk)
             say(f"{name}: {n:,} rows sent")
-    say(f"{name}: {n:,} rows copied")
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
+    say(f"{name}: {n:,} rows copied (loader CPU so far {cpu.ru_utime + cpu.ru_stime:.0f} s)")
     if n:
         _check_unique_ids(conn, folder, name, table)
         conn.execute(text(f"ANALYZE {table}"))
@@ -288,7 +295,9 @@ def load_folder_streaming(store: DbStore, folder: str | Path, *, chunk_rows: int
             child.join()
         if scratch is not None:
             shutil.rmtree(scratch.parent, ignore_errors=True)
-    say(f"{folder} stored as version {gen} in {time.perf_counter() - t0:.0f} s")
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    say(f"{folder} stored as version {gen} in {time.perf_counter() - t0:.0f} s (CPU: loader "
+        f"{own.ru_utime + own.ru_stime:.0f} s, preparer {kids.ru_utime + kids.ru_stime:.0f} s)")
     versions = [v for v in store.versions() if v.generation == gen]
     return versions[0]
 
