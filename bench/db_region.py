@@ -10,7 +10,13 @@ beside the copy, one transaction. Measured:
 * ``load_s``: wall time of the load command (schema excluded);
 * ``loader_peak_rss_mb``: the peak RSS of the loader process, ``preparer_peak_rss_mb`` of its
   preparing child, ``peak_rss_sum_mb`` of both together (sampled every 0.2 s from /proc);
+* ``loader_cpu_s``: CPU seconds of the loader and its preparing child together,
+  ``server_cpu_s`` of the cluster's processes during the load (the machine is shared: wall
+  time depends on the load average, CPU seconds much less);
 * ``db_size_gb``: ``pg_database_size`` after the load;
+* ``points_s``: the coordinators' single-complaint layer at region scale
+  (:meth:`DbStore.query_points`: the 1,000 newest complaints of the latest quarter and their
+  count) in one district (``points_district_s``) and in all (``points_all_s``), best of 3;
 * ``cold_start_s``: a new ``streamlit run`` replica with ``LAGEBILD_DB`` from process start to
   the first complete Übersicht (health check, page, WebSocket, one script run without an
   exception: tests/stclient.py), ``first_run_s`` the script run alone; and the same again
@@ -26,6 +32,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import secrets
 import shutil
 import subprocess
@@ -34,6 +41,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -97,6 +106,52 @@ async def _first_overview(url: str, timeout: float) -> float:
     return run.seconds
 
 
+def _cpu_s(pid: int, waited: bool = False) -> float:
+    """utime + stime of a process (and of its reaped children with ``waited``), seconds."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if waited else 0)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_s(cluster: Cluster) -> float:
+    """CPU seconds of a cluster so far: its postmaster, the backends it reaped and the live ones."""
+    pid = int((cluster.data / "postmaster.pid").read_text().split()[0])
+    return _cpu_s(pid, waited=True) + sum(_cpu_s(c) for c in _children(pid))
+
+
+def points_timing(url: str) -> dict[str, float]:
+    """The single-complaint layer's query at region scale (see the module docstring)."""
+    from sqlalchemy import text
+
+    from data.dbstore import DbStore
+    from data.filters import Filters
+    from data.periods import quarter_ordinals
+
+    store = DbStore(url)
+    gen = store.generation
+    small = store.small_frames(gen)
+    with store.engine.connect() as conn:
+        newest = conn.execute(text("SELECT max(received_at) FROM ds_complaints WHERE generation = :g"),
+                              {"g": gen}).scalar()
+    q = int(quarter_ordinals(pd.Series(pd.to_datetime([newest], utc=True)))[0]) - 1
+    district = str(small["districts"]["district_id"].iloc[0])
+    out = {}
+    for key, f in (("points_district_s", Filters(q_from=q, q_to=q, districts=(district,))),
+                   ("points_all_s", Filters(q_from=q, q_to=q))):
+        best = float("inf")
+        for _ in range(3):
+            t0 = time.perf_counter()
+            rows, total = store.query_points(gen, small, f, None, 1000)
+            best = min(best, time.perf_counter() - t0)
+        print(f"points layer ({key}): {len(rows):,} of {total:,} complaints in {best:.2f} s", flush=True)
+        out[key] = round(best, 3)
+    store.engine.dispose()
+    return out
+
+
 def cold_start(url: str, tmp: Path, timeout: float) -> tuple[float, float]:
     env = {"LAGEBILD_DB": url, "STREAMLIT_SERVER_COOKIE_SECRET": secrets.token_hex(16),
            "LAGEBILD_STORE": str(tmp / "store")}
@@ -114,7 +169,8 @@ def cold_start(url: str, tmp: Path, timeout: float) -> tuple[float, float]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--folder", default="/work/wt/data/region")
-    p.add_argument("--pgdir", default=None, help="parent of the cluster's data directory (default: $TMPDIR)")
+    p.add_argument("--pgdir", default=None, help="parent of the cluster's data directory (default: $TMPDIR; "
+                   "the region needs ~25 GB)")
     p.add_argument("--chunk-rows", type=int, default=None)
     p.add_argument("--timeout", type=float, default=120.0)
     p.add_argument("--keep", action="store_true", help="keep the cluster running (prints its URL)")
@@ -138,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             cmd += ["--chunk-rows", str(args.chunk_rows)]
         print(f"uptime before: {os.getloadavg()}", flush=True)
         t0 = time.monotonic()
+        cpu0, server0 = resource.getrusage(resource.RUSAGE_CHILDREN), server_cpu_s(cluster)
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
         sampler = Sampler(proc.pid)
         sampler.start()
@@ -145,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {time.monotonic() - t0:7.1f} s  {line.rstrip()}", flush=True)
         proc.wait()
         load_s = time.monotonic() - t0
+        cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        loader_cpu = cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime
+        server_cpu = server_cpu_s(cluster) - server0
         sampler.stop.set()
         sampler.join()
         if proc.returncode != 0:
@@ -165,8 +225,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{sampler.peak_children / 1024:.0f} MB, together {sampler.peak_sum / 1024:.0f} MB; "
               f"database {db_bytes / 1e9:.2f} GB (prepared form {cubes / 1e6:.1f} MB); load average "
               f"{load_avg}", flush=True)
+        print(f"CPU: loader and preparer {loader_cpu:.0f} s, database server {server_cpu:.0f} s", flush=True)
         for name, size in tables[:6]:
             print(f"  {name}: {size / 1e9:.2f} GB", flush=True)
+        points = points_timing(url)
         cold, first = cold_start(url, tmp, args.timeout)
         print(f"replica cold start to a complete Übersicht: {cold:.1f} s (script run {first:.1f} s); "
               f"load average {os.getloadavg()}", flush=True)
@@ -174,10 +236,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"second replica: {cold2:.1f} s (script run {first2:.1f} s)", flush=True)
         out.update({"load_s": round(load_s, 1), "loader_peak_rss_mb": round(sampler.peak_self / 1024),
                     "preparer_peak_rss_mb": round(sampler.peak_children / 1024),
-                    "peak_rss_sum_mb": round(sampler.peak_sum / 1024), "db_size_gb": round(db_bytes / 1e9, 2),
+                    "peak_rss_sum_mb": round(sampler.peak_sum / 1024), "loader_cpu_s": round(loader_cpu),
+                    "server_cpu_s": round(server_cpu), "db_size_gb": round(db_bytes / 1e9, 2),
                     "prepared_mb": round(cubes / 1e6, 1), "cold_start_s": round(cold, 2),
                     "first_run_s": round(first, 2), "cold_start_2_s": round(cold2, 2),
-                    "first_run_2_s": round(first2, 2), "load_avg_1m": round(os.getloadavg()[0], 1)})
+                    "first_run_2_s": round(first2, 2), **points, "load_avg_1m": round(os.getloadavg()[0], 1)})
         if args.keep:
             print(f"cluster kept: {url} (data {cluster.tmp})", flush=True)
     finally:

@@ -62,7 +62,7 @@ if TYPE_CHECKING:
     from data.importers.pipeline import ImportReport
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 VERSION_TABLE = "lagebild_alembic_version"
 CHANNEL = "lagebild_state"
 POINT_TABLES = ("offices", "patrol_points", "complaints", "staff_incidents")
@@ -200,6 +200,18 @@ def _h3_columns(frame: pd.DataFrame, coder: CellCoder | None = None) -> dict[str
     return out
 
 
+def _utc_text(values: pd.Series) -> Any:
+    """UTC times as text for COPY (``2024-05-31 12:20:26.000000Z``; null stays null).
+
+    The same text Arrow's CSV writer makes of a UTC timestamp column, 20 times faster
+    (the writer converts zoned times value by value: a third of a region load's CPU)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    naive = pa.array(values, pa.timestamp("us", tz="UTC")).cast(pa.timestamp("us"))
+    return pc.binary_join_element_wise(naive.cast(pa.string()), pa.scalar("Z"), "")
+
+
 def _csv_chunks(name: str, frame: pd.DataFrame, generation: int, offset: int = 0,
                 coder: CellCoder | None = None) -> Iterator[tuple[list[str], bytes]]:
     """The rows of a canonical frame as CSV for COPY (Arrow's writer), in chunks (columns, bytes).
@@ -222,7 +234,7 @@ def _csv_chunks(name: str, frame: pd.DataFrame, generation: int, offset: int = 0
                 geoms = shapely.set_srid(np.asarray(values.to_numpy(dtype=object)), 4326)
                 cols[field.name] = pa.array(shapely.to_wkb(geoms, hex=True, include_srid=True), pa.string())
             elif field.kind == "datetime":
-                cols[field.name] = pa.array(pd.to_datetime(values, utc=True), pa.timestamp("us", tz="UTC"))
+                cols[field.name] = _utc_text(pd.to_datetime(values, utc=True))
             elif isinstance(values.dtype, pd.CategoricalDtype) and \
                     pd.api.types.is_string_dtype(values.cat.categories.dtype):
                 cols[field.name] = pa.array(values).cast(pa.string())  # dictionary -> text, in C++
@@ -239,8 +251,43 @@ def _csv_chunks(name: str, frame: pd.DataFrame, generation: int, offset: int = 0
         yield list(cols), buf.getvalue()
 
 
+#: Tables partitioned by generation (migration 0003): one partition per generation that wrote them.
+PARTITIONED = LARGE
+
+
+def partition_name(name: str, generation: int) -> str:
+    """The partition of ``ds_<name>`` holding the rows written by ``generation``."""
+    if name not in PARTITIONED:
+        raise ValueError(f"only {', '.join(PARTITIONED)} are partitioned, got {name!r}")
+    return f"ds_{name}_g{int(generation)}"
+
+
+def create_partition(conn: Connection, name: str, generation: int, *, attach: bool = True) -> str:
+    """A new, empty table for the rows of ``generation`` in ``ds_<name>`` (same columns, a
+    CHECK constraint on the generation, so that attaching it needs no scan); attached at
+    once, or later with :func:`attach_partition` (after a bulk COPY into the bare table:
+    its indexes are then built in bulk). Returns its name."""
+    table = partition_name(name, generation)
+    conn.execute(text(f"CREATE TABLE {table} (LIKE ds_{name} INCLUDING DEFAULTS INCLUDING GENERATED)"))
+    conn.execute(text(f"ALTER TABLE {table} ADD CONSTRAINT {table}_generation "
+                      f"CHECK (generation = {int(generation)})"))
+    if attach:
+        attach_partition(conn, name, generation)
+    return table
+
+
+def attach_partition(conn: Connection, name: str, generation: int) -> None:
+    """Attach the partition of ``generation``: PostgreSQL builds the parent's indexes on it
+    and checks its foreign key with one join (a lock that readers do not wait for)."""
+    conn.execute(text(f"ALTER TABLE ds_{name} ATTACH PARTITION {partition_name(name, generation)} "
+                      f"FOR VALUES IN ({int(generation)})"))
+
+
 def _write_rows(conn: Connection, name: str, frame: pd.DataFrame, generation: int,
                 offset: int = 0, coder: CellCoder | None = None) -> None:
+    if name in PARTITIONED and conn.execute(text("SELECT to_regclass(:t)"), {
+            "t": partition_name(name, generation)}).scalar() is None:
+        create_partition(conn, name, generation)
     dbapi = conn.connection.driver_connection
     with dbapi.cursor() as cur:
         for columns, chunk in _csv_chunks(name, frame, generation, offset, coder):

@@ -8,7 +8,12 @@ layout: the demo city, the generator's region) as one new generation, in ONE tra
 * the large ones (complaints, pings) are streamed: Parquet row batches (or CSV chunks) of
   ``chunk_rows`` rows, each validated (:func:`data.contracts.validate`, its references to
   patrols and categories checked) and written with COPY. Memory stays bounded by one
-  chunk, whatever the size of the folder;
+  chunk (and the COPY writer's queue), whatever the size of the folder. Each goes into a
+  new partition of its table (migration 0003, :func:`copy_large`): one ``COPY ... FREEZE``
+  into a bare table, then its ids checked across chunks, its indexes built in bulk and
+  its foreign key checked once, when it is attached. Everything per value is vectorised
+  (Arrow's CSV writer, the reference check against the patrols, the UTC times, the H3
+  cells from the region's lattice);
 * the prepared form (the cubes, see geo.prepared) is built by the injected ``preparer`` on
   a scratch folder of links to the source files, in a forked child process that runs
   while the parent copies (it streams the pings itself), and its files are stored with
@@ -27,6 +32,7 @@ import ctypes
 import json
 import multiprocessing
 import os
+import resource
 import shutil
 import signal
 import sys
@@ -38,6 +44,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import text
 
 from data import contracts
@@ -46,7 +54,9 @@ from data.folder import META_FILE, _find, read_folder
 from data.store import STORE_NAME, StoreError, _now
 
 if TYPE_CHECKING:
-    from data.dbstore import DbStore
+    from sqlalchemy.engine import Connection
+
+    from data.dbstore import CellCoder, DbStore
     from data.store import Version
 
 Progress = Callable[[str], None]
@@ -68,6 +78,26 @@ def _chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
                                encoding="utf-8-sig", chunksize=chunk_rows)
 
 
+def _as_text(values: pd.Series) -> pa.Array:
+    """The values as an Arrow string array (nulls kept), in C++ whatever the column type."""
+    arr = pa.array(values.array if not isinstance(values.dtype, pd.CategoricalDtype) else values,
+                   from_pandas=True)
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    return arr if pa.types.is_string(arr.type) else arr.cast(pa.string())
+
+
+def _isin(values: pd.Series, known: frozenset[str]) -> np.ndarray:
+    """Which values are among ``known`` (as text; a null is not). A chunk holds few distinct
+    values (pings come patrol by patrol): the set is asked about those only, and Arrow maps
+    them back to the rows. (pandas' ``isin`` with a set walks the set in Python: 3 s per
+    chunk against the 416,670 patrols of the region, most of a region load's time.)"""
+    arr = _as_text(values)
+    distinct = pc.unique(arr).drop_null()
+    ok = pa.array([v in known for v in distinct.to_pylist()], pa.bool_())
+    return pc.is_in(arr, value_set=distinct.filter(ok)).fill_null(False).to_numpy(zero_copy_only=False)
+
+
 def stream_validated(folder: Path, name: str, small: dict[str, pd.DataFrame], chunk_rows: int
                      ) -> Iterator[pd.DataFrame]:
     """Validated canonical chunks of a large data set; raises :class:`StoreError` naming
@@ -76,11 +106,11 @@ def stream_validated(folder: Path, name: str, small: dict[str, pd.DataFrame], ch
     if path is None:
         return
     column, target, target_column = REFERENCES[name]
-    known = set(small[target][target_column].dropna().astype(str))
+    known = frozenset(_as_text(small[target][target_column].dropna()).to_pylist())
     offset = 0
     for raw in _chunks(path, chunk_rows):
         frame, errors = contracts.validate(name, raw)
-        bad = frame[column].notna().to_numpy() & ~frame[column].astype(str).isin(known).to_numpy()
+        bad = frame[column].notna().to_numpy() & ~_isin(frame[column], known)
         if bad.any():
             rows = np.flatnonzero(bad)[:10]
             errors = pd.concat([errors, contracts.errors_frame(
@@ -93,6 +123,69 @@ def stream_validated(folder: Path, name: str, small: dict[str, pd.DataFrame], ch
                 contracts.format_errors(errors, limit=5)))
         offset += len(frame)
         yield frame
+
+
+def copy_large(conn: Connection, folder: Path, name: str, small: dict[str, pd.DataFrame], generation: int,
+               chunk_rows: int, *, coder: CellCoder | None = None, say: Progress | None = None) -> int:
+    """Stream one large data set of ``folder`` into a new partition of ``ds_<name>`` (see
+    migration 0003); returns its number of rows.
+
+    The partition is created bare in the load's transaction; ONE ``COPY ... FREEZE`` takes
+    every validated chunk (written as CSV by Arrow, :func:`data.dbstore._csv_chunks`; a
+    writer thread sends a chunk while the next one is read, validated and formatted, so
+    the loader and the server work at the same time); ids repeated across chunks are
+    looked for in SQL; then the partition is analysed and attached (its indexes built in
+    bulk, its foreign key checked once)."""
+    from psycopg.copy import QueuedLibpqWriter
+
+    from data.dbstore import _csv_chunks, _q, attach_partition, create_partition
+
+    say = say or (lambda _m: None)
+    table = create_partition(conn, name, generation, attach=False)
+    dbapi = conn.connection.driver_connection
+    n = 0
+    with dbapi.cursor() as cur, contextlib.ExitStack() as stack:
+        copy = None
+        for chunk in stream_validated(folder, name, small, chunk_rows):
+            for columns, data in _csv_chunks(name, chunk, generation, n, coder):
+                if copy is None:
+                    copy = stack.enter_context(cur.copy(
+                        f"COPY {table} ({', '.join(map(_q, columns))}) FROM STDIN WITH (FORMAT csv, FREEZE)",
+                        writer=QueuedLibpqWriter(cur)))
+                copy.write(data)
+            n += len(chunk)
+            say(f"{name}: {n:,} rows sent")
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
+    say(f"{name}: {n:,} rows copied (loader CPU so far {cpu.ru_utime + cpu.ru_stime:.0f} s)")
+    if n:
+        _check_unique_ids(conn, folder, name, table)
+        conn.execute(text(f"ANALYZE {table}"))
+    attach_partition(conn, name, generation)
+    say(f"{name}: indexes built")
+    return n
+
+
+def _check_unique_ids(conn: Connection, folder: Path, name: str, table: str) -> None:
+    """Ids repeated in different chunks (each chunk's own repeats are caught by its
+    validation): :class:`StoreError` naming the file, rows and column, as validation does."""
+    unique = [f.name for f in contracts.SPECS[name].fields if f.unique]
+    for column in unique:
+        col = '"' + column.replace('"', '""') + '"'
+        repeated = conn.execute(text(f"SELECT {col} FROM {table} GROUP BY {col} HAVING count(*) > 1 "
+                                     "LIMIT 5")).scalars().all()
+        if not repeated:
+            continue
+        hits = conn.execute(text(f"SELECT rn, {col} FROM {table} WHERE {col} = ANY(:ids) ORDER BY rn"),
+                            {"ids": list(repeated)}).all()
+        seen: set[str] = set()
+        found = []
+        for rn, value in hits:
+            if value in seen:
+                found.append((name, int(rn) + 1, column, str(value), "duplicate id (already used above)"))
+            seen.add(value)
+        path = _find(folder, name)
+        raise StoreError("store_invalid", detail=f"{path.name if path else name}: " + "; ".join(
+            contracts.format_errors(contracts.errors_frame(found), limit=5)))
 
 
 def _scratch_folder(folder: Path) -> Path:
@@ -170,12 +263,8 @@ def load_folder_streaming(store: DbStore, folder: str | Path, *, chunk_rows: int
                 _put_canonical(conn, name, small[name], gen)
                 records[name] = len(small[name])
             for name in LARGE:
-                n = 0
-                for chunk in stream_validated(folder, name, small, chunk_rows):
-                    _write_rows(conn, name, chunk, gen, offset=n, coder=coder)
-                    n += len(chunk)
-                    say(f"{name}: {n:,} rows copied ({time.perf_counter() - t0:.0f} s)")
-                records[name] = n
+                records[name] = copy_large(conn, folder, name, small, gen, chunk_rows, coder=coder,
+                                           say=lambda m: say(f"{m} ({time.perf_counter() - t0:.0f} s)"))
             for name in DATASETS:
                 conn.execute(text("INSERT INTO lagebild_generation_data (generation, dataset, "
                                   "data_generation, records) VALUES (:g, :d, :g, :r)"),
@@ -206,7 +295,9 @@ def load_folder_streaming(store: DbStore, folder: str | Path, *, chunk_rows: int
             child.join()
         if scratch is not None:
             shutil.rmtree(scratch.parent, ignore_errors=True)
-    say(f"{folder} stored as version {gen} in {time.perf_counter() - t0:.0f} s")
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    say(f"{folder} stored as version {gen} in {time.perf_counter() - t0:.0f} s (CPU: loader "
+        f"{own.ru_utime + own.ru_stime:.0f} s, preparer {kids.ru_utime + kids.ru_stime:.0f} s)")
     versions = [v for v in store.versions() if v.generation == gen]
     return versions[0]
 
