@@ -134,7 +134,7 @@ class DataBundle:
     def as_of(self) -> pd.Timestamp | None:
         """When the newest complaint came in (None without complaints)."""
         if "as_of" not in self._cache:
-            received = self.frames["complaints"]["received_at"]
+            received = self["complaints"]["received_at"]
             self._cache["as_of"] = received.max() if len(received) else None
         return self._cache["as_of"]
 
@@ -160,10 +160,15 @@ class DataBundle:
 
     def _find_quarters(self) -> list[int]:
         found: set[int] = set()
-        if len(self.frames["complaints"]):
-            found.update(np.unique(self.frames["complaints"]["quarter"]).tolist())
-        if len(self.frames["patrols"]):
-            found.update(np.unique(quarter_ordinals(self.frames["patrols"]["start"])).tolist())
+        complaints = self["complaints"]
+        if len(complaints):
+            found.update(np.unique(complaints["quarter"]).tolist())
+        if "patrol_quarters" in self._cache:  # a prepared form knows them: patrols stay unread
+            found.update(self._cache["patrol_quarters"])
+        else:
+            patrols = self["patrols"]  # read now when they were left lazy
+            if len(patrols):
+                found.update(np.unique(quarter_ordinals(patrols["start"])).tolist())
         return sorted(q for q in found if q >= 0)
 
     def bbox(self) -> tuple[float, float, float, float]:

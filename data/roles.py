@@ -335,7 +335,9 @@ def _restricted_cache(bundle: DataBundle, wanted: set[str] | None) -> dict:
     """
     cache = bundle._cache
     if "complaint_table" not in cache or bundle.is_loaded("complaints"):
-        return {}  # computed from the (restricted) frames on demand
+        # Computed from the (restricted) frames on demand; patrols are never restricted, so
+        # their quarters carry over and a lazy patrol table stays unread.
+        return {k: cache[k] for k in ("patrol_quarters",) if k in cache}
     if wanted is None:
         return {k: cache[k] for k in ("complaint_table", "counts", "as_of", "quarters",
                                       "as_of_by_district", "patrol_quarters") if k in cache}

@@ -29,11 +29,13 @@ def test_slots_need_a_positive_limit() -> None:
         Slots(0)
 
 
-def _run_in_threads(slots: Slots, n: int, hold: threading.Event, order: list[int]) -> list[threading.Thread]:
+def _run_in_threads(slots: Slots, n: int, hold: threading.Event | list[threading.Event],
+                    order: list[int]) -> list[threading.Thread]:
+    """n runs, one after the other; run i holds its slot until ``hold`` (or ``hold[i]``) is set."""
     def run(i: int) -> None:
         with slots.slot():
             order.append(i)
-            hold.wait(10)
+            (hold[i] if isinstance(hold, list) else hold).wait(10)
 
     threads = []
     for i in range(n):
@@ -57,11 +59,18 @@ def _until(predicate, tries: int = 2000) -> bool:
 
 def test_at_most_limit_runs_at_once_served_in_arrival_order() -> None:
     slots = Slots(2)
-    hold, order = threading.Event(), []
-    threads = _run_in_threads(slots, 5, hold, order)
+    holds, order = [threading.Event() for _ in range(5)], []
+    threads = _run_in_threads(slots, 5, holds, order)
     assert _until(lambda: len(order) == 2)
     assert slots.active == 2 and len(slots._waiting) == 3
-    hold.set()
+    # Each run that ends hands its slot to the longest-waiting one: released one at a time so
+    # the order of entry is the queue's, not the thread scheduler's.
+    for ended in range(3):
+        holds[ended].set()
+        assert _until(lambda ended=ended: len(order) == ended + 3)
+        assert slots.active == 2
+    for h in holds:
+        h.set()
     for th in threads:
         th.join(10)
     assert order == [0, 1, 2, 3, 4]  # queued runs in the order they came
