@@ -109,8 +109,9 @@ def test_composed_address_and_coalesce() -> None:
         (["51,68", "51.68"], ",", [51.68, np.nan], [False, True]),
     ],
 )
-def test_parse_numbers(values: list, hint: str, expected: list, bad: list) -> None:
-    nums, flags = parse_numbers(pd.Series(values, dtype=object), hint)
+@pytest.mark.parametrize("dtype", [object, "str"])  # Python objects (Excel, JSON) or text read from CSV
+def test_parse_numbers(values: list, hint: str, expected: list, bad: list, dtype) -> None:
+    nums, flags = parse_numbers(pd.Series(values, dtype=dtype), hint)
     np.testing.assert_allclose(nums, expected)
     assert flags.tolist() == bad
 
@@ -127,17 +128,35 @@ def test_parse_numbers(values: list, hint: str, expected: list, bad: list) -> No
         (["13/01/2024", "02/01/2024"], ["2024-01-13T00:00:00+01:00", "2024-01-02T00:00:00+01:00"]),
     ],
 )
-def test_parse_datetimes(values: list[str], expected: list[str]) -> None:
-    out, bad = parse_datetimes(pd.Series(values, dtype=object))
+@pytest.mark.parametrize("dtype", [object, "str"])
+def test_parse_datetimes(values: list[str], expected: list[str], dtype) -> None:
+    out, bad = parse_datetimes(pd.Series(values, dtype=dtype))
     assert not bad.any()
     assert [t.isoformat() for t in out] == expected
 
 
-def test_parse_datetimes_timezone_and_bad_values() -> None:
+@pytest.mark.parametrize("dtype", [object, "str"])
+def test_parse_datetimes_timezone_and_bad_values(dtype) -> None:
     out, bad = parse_datetimes(pd.Series(["12/31/2017 11:59:58 PM", "31.02.2024", None, "morgen"],
-                                         dtype=object), tz="America/Los_Angeles")
+                                         dtype=dtype), tz="America/Los_Angeles")
     assert out.iloc[0].isoformat() == "2018-01-01T08:59:58+01:00"
     assert bad.tolist() == [False, True, False, True]
+
+
+@pytest.mark.parametrize("dtype", [object, "str"])
+def test_german_formats_mixed_in_a_long_column_are_all_read(dtype) -> None:
+    """The format most of the first values use is tried first; values in the other German
+    formats further down are read all the same, in their place."""
+    head = [f"{1 + k % 28:02d}.07.2026 {k % 24:02d}:{k % 60:02d}" for k in range(400)]
+    tail = ["31.12.2024", "02.01.2025 08:15:30", "03.01.25 07:00", "04.01.2025, 09:30",
+            "05.01.2025 10.45", "31.02.2024", " "]
+    out, bad = parse_datetimes(pd.Series(head + tail, dtype=dtype))
+    assert out.iloc[0].isoformat() == "2026-07-01T00:00:00+02:00"
+    assert out.iloc[399].isoformat() == "2026-07-08T15:39:00+02:00"
+    assert [None if pd.isna(t) else t.isoformat() for t in out.iloc[400:]] == [
+        "2024-12-31T00:00:00+01:00", "2025-01-02T08:15:30+01:00", "2025-01-03T07:00:00+01:00",
+        "2025-01-04T09:30:00+01:00", "2025-01-05T10:45:00+01:00", None, None]
+    assert bad.tolist() == [False] * 405 + [True, False]
 
 
 def test_parse_datetimes_excel_values() -> None:
