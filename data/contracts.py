@@ -280,16 +280,26 @@ class _Errors:
         )
 
 
-def _blank(series: pd.Series) -> np.ndarray:
-    """True where a value is missing or an empty/whitespace string."""
+def _stripped(series: pd.Series) -> pd.Series | None:
+    """The values as stripped text (pandas "string"), for a text or object column; else None."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return None
+    if series.dtype == object or pd.api.types.is_string_dtype(series):
+        return series.astype("string").str.strip()
+    return None
+
+
+def _blank(series: pd.Series, stripped: pd.Series | None = None) -> np.ndarray:
+    """True where a value is missing or an empty/whitespace string (``stripped``: the
+    column's :func:`_stripped` text when the caller has it already)."""
     missing = series.isna().to_numpy()
     if isinstance(series.dtype, pd.CategoricalDtype):
         cats = series.cat.categories.astype("string").str.strip()
         blank_cat = (cats == "").fillna(True).to_numpy()
         codes = series.cat.codes.to_numpy()
         return missing | ((codes >= 0) & blank_cat[np.maximum(codes, 0)])
-    if series.dtype == object or pd.api.types.is_string_dtype(series):
-        as_str = series.astype("string").str.strip()
+    as_str = _stripped(series) if stripped is None else stripped
+    if as_str is not None:
         missing = missing | (as_str == "").fillna(True).to_numpy()
     return missing
 
@@ -303,13 +313,15 @@ def _first(n: int) -> np.ndarray:
     return np.ones(n, dtype=bool)
 
 
-def parse_datetimes(series: pd.Series) -> pd.Series:
-    """Parse to tz-aware Europe/Berlin; naive values are local time; bad values become NaT."""
+def parse_datetimes(series: pd.Series, stripped: pd.Series | None = None) -> pd.Series:
+    """Parse to tz-aware Europe/Berlin; naive values are local time; bad values become NaT.
+
+    ``stripped``: the column as stripped text when the caller has it already."""
     if isinstance(series.dtype, pd.DatetimeTZDtype):
         return series.dt.tz_convert(TZ)
     if pd.api.types.is_datetime64_dtype(series):
         return series.dt.tz_localize(TZ, ambiguous=_first(len(series)), nonexistent="shift_forward")
-    text = series.astype("string").str.strip()
+    text = series.astype("string").str.strip() if stripped is None else stripped
     out = pd.Series(pd.NaT, index=series.index, dtype=f"datetime64[ns, {TZ}]")
     has_offset = text.str.contains(_OFFSET, na=False).to_numpy()
     if has_offset.any():
@@ -330,7 +342,8 @@ _FALSE = {"false", "0", "no", "nein", "n", "falsch"}
 
 def _coerce(field: Field, raw: pd.Series, errors: _Errors) -> pd.Series:
     """Coerce one column to its canonical type, recording values that do not fit."""
-    blank = _blank(raw)
+    stripped = _stripped(raw) if field.kind in ("str", "datetime", "enum", "bool") else None
+    blank = _blank(raw, stripped)
     if field.required:
         errors.add_mask(blank, field.name, raw, "required value is missing")
     kind = field.kind
@@ -341,7 +354,7 @@ def _coerce(field: Field, raw: pd.Series, errors: _Errors) -> pd.Series:
                 raw = raw.astype(object)
             else:
                 return raw.cat.rename_categories(list(cats))
-        out = raw.astype("string").str.strip()
+        out = stripped if stripped is not None else raw.astype("string").str.strip()
         out[blank] = pd.NA
         return out
     if kind in ("float", "int", "lat", "lon"):
@@ -364,19 +377,20 @@ def _coerce(field: Field, raw: pd.Series, errors: _Errors) -> pd.Series:
             return num.round().astype("Int64")
         return num
     if kind == "datetime":
-        out = parse_datetimes(raw)
+        out = parse_datetimes(raw, stripped)
         bad = ~blank & out.isna().to_numpy()
         errors.add_mask(bad, field.name, raw, "not a date/time (use ISO 8601, e.g. 2024-07-31T18:00)")
         return out
     if kind == "enum":
-        out = raw.astype("string").str.strip().str.lower()
+        text = stripped if stripped is not None else raw.astype("string").str.strip()
+        out = text.str.lower()
         bad = ~blank & ~out.isin(field.choices).fillna(False).to_numpy()
         errors.add_mask(bad, field.name, raw, f"must be one of {', '.join(field.choices)}")
         return out.astype(object).where(~blank & ~bad, None)
     if kind == "bool":
         if pd.api.types.is_bool_dtype(raw):
             return raw.astype("boolean")
-        text = raw.astype("string").str.strip().str.lower()
+        text = (stripped if stripped is not None else raw.astype("string").str.strip()).str.lower()
         is_true = text.isin(_TRUE).fillna(False).to_numpy()
         is_false = text.isin(_FALSE).fillna(False).to_numpy()
         bad = ~blank & ~is_true & ~is_false
