@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from import_fixtures import (
@@ -31,6 +32,7 @@ from shapely.geometry import Point
 
 from data.importers import GeocodeCache, GeocoderSettings, prepare_import
 from data.importers import readers as readers_mod
+from data.importers.pipeline import SeenIds
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -385,3 +387,29 @@ def test_commit_with_release_hands_the_records_over(tmp_path: Path) -> None:
     assert version.dataset == "complaints"
     assert report.frame.empty and (report.records_accepted, report.records_rejected) == (accepted, rejected)
     assert sorted(store.read_dataset("complaints")["complaint_id"]) == ids
+
+
+def _hashes(ids: list) -> np.ndarray:
+    return pd.util.hash_array(np.array(ids, dtype=object), categorize=False)
+
+
+def test_seen_ids_across_chunks() -> None:
+    """Ids of earlier chunks are found whichever chunk held them; a chunk's own ids are not
+    "earlier" (duplicates within a chunk are the contract check's)."""
+    seen = SeenIds()
+    chunks = [["a", "b", "c"], ["d", "a", "e", "e"], ["e", "f", "b", "g"], []]
+    expected = [[False] * 3, [False, True, False, False], [True, False, True, False], []]
+    for ids, want in zip(chunks, expected, strict=True):
+        arr = np.array(ids, dtype=object)
+        assert seen.contains(arr, _hashes(ids)).tolist() == want
+        seen.add(arr, _hashes(ids))
+    assert seen.size == 11
+
+
+def test_seen_ids_verify_hash_collisions() -> None:
+    """Two ids with the same 64-bit hash are told apart by their text, also when the
+    colliding one sorts first among the equal hashes."""
+    seen = SeenIds()
+    same = np.array([7, 7, 7], dtype=np.uint64)
+    seen.add(np.array(["x", "y"], dtype=object), same[:2])
+    assert seen.contains(np.array(["y", "z", "x"], dtype=object), same).tolist() == [True, False, True]

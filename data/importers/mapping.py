@@ -360,6 +360,16 @@ _COMMA_DECIMAL = re.compile(r"^[+-]?\d{1,3}(\.\d{3})*,\d+$|^[+-]?\d+,\d+$|^[+-]?
 _DOT_THOUSANDS_EN = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 
 
+def _all_text(series: pd.Series) -> bool:
+    """Whether every value present is a string (a text dtype, or objects that are all str;
+    the test runs in C). Then parsers skip their per-value type checks."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return False
+    if series.dtype == object:
+        return pd.api.types.infer_dtype(series, skipna=True) == "string"
+    return pd.api.types.is_string_dtype(series.dtype)
+
+
 def parse_numbers(series: pd.Series, decimal_hint: str = ".") -> tuple[np.ndarray, np.ndarray]:
     """(float values, bad mask): numbers as in German ("1.234,5") or English ("1,234.5") files.
 
@@ -374,9 +384,9 @@ def parse_numbers(series: pd.Series, decimal_hint: str = ".") -> tuple[np.ndarra
         return out, bad
     if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
         return pd.to_numeric(series, errors="coerce").to_numpy(dtype="float64", na_value=np.nan), bad
-    if pd.api.types.is_string_dtype(series.dtype) and series.dtype != object:
+    if _all_text(series):
         # A text column as read from CSV: every value present is a string (no per-value
-        # type test, no round trip through Python objects).
+        # type test in Python).
         is_str = series.notna().to_numpy()
         strings = series[is_str].astype("string").reset_index(drop=True)
     else:
@@ -477,7 +487,7 @@ def parse_datetimes(series: pd.Series, tz: str = "Europe/Berlin",
     if isinstance(series.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(series.dtype):
         ns[:] = _utc_ns(series, tz)
         return result(), bad
-    if pd.api.types.is_string_dtype(series.dtype) and series.dtype != object:
+    if _all_text(series):
         # A text column as read from CSV: every value present is a string.
         is_str = series.notna().to_numpy()
         is_dt = np.zeros(n, dtype=bool)

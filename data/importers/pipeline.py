@@ -416,14 +416,12 @@ class _Chunking:
     ctx: _Context | None = None
     xy_crs: Any = None
     notes: list[list[tuple[str, dict[str, Any]]]] = field(default_factory=list)
-    seen: list[tuple[np.ndarray, np.ndarray, Any]] = field(default_factory=list)
+    seen: dict[str, SeenIds] = field(default_factory=dict)  # unique field -> ids of earlier chunks
 
     def cross_duplicates(self, kind: str, canonical: pd.DataFrame, valid: pd.DataFrame,
                          verrs: pd.DataFrame) -> pd.DataFrame:
         """``verrs`` plus "duplicate id" errors for ids that an earlier chunk used (any record,
         accepted or not: as :func:`data.contracts.validate` does over the whole file)."""
-        import pyarrow as pa
-
         extra = []
         for fld in SPECS[kind].fields:
             if not fld.unique or fld.name not in canonical.columns:
@@ -434,16 +432,9 @@ class _Chunking:
                 continue
             ids = values.iloc[idx].to_numpy(dtype=object)
             hashes = pd.util.hash_array(ids, categorize=False)
-            hit = np.zeros(idx.size, dtype=bool)
-            for sorted_hashes, order, prior_ids in self.seen:
-                pos = np.searchsorted(sorted_hashes, hashes)
-                pos_ok = np.minimum(pos, len(sorted_hashes) - 1)
-                maybe = np.flatnonzero(~hit & (sorted_hashes[pos_ok] == hashes))
-                for i in maybe:  # verify: a 64-bit hash could collide
-                    if prior_ids[int(order[pos_ok[i]])].as_py() == ids[i]:
-                        hit[i] = True
-            order = np.argsort(hashes, kind="stable")
-            self.seen.append((hashes[order], order, pa.array(ids)))
+            seen = self.seen.setdefault(fld.name, SeenIds())
+            hit = seen.contains(ids, hashes)
+            seen.add(ids, hashes)
             if hit.any():
                 rows = idx[hit] + 1
                 already = verrs[(verrs["column"] == fld.name) & (verrs["reason"] == DUPLICATE_REASON)]
@@ -455,6 +446,56 @@ class _Chunking:
         out = pd.concat([verrs, *extra], ignore_index=True)
         out["row"] = out["row"].astype("Int64")
         return out.sort_values(["row", "column"], na_position="first", kind="stable").reset_index(drop=True)
+
+
+class SeenIds:
+    """The ids of a unique field in the chunks read so far, for "used in an earlier chunk".
+
+    One sorted array of 64-bit hashes over all earlier chunks (with each hash's position in
+    their concatenation) and the ids themselves as Arrow arrays, to rule out a hash
+    collision: a chunk is looked up with one search of its sorted hashes, not one per
+    earlier chunk.
+    """
+
+    def __init__(self) -> None:
+        self.hashes = np.empty(0, dtype=np.uint64)
+        self.where = np.empty(0, dtype=np.int64)  # position of each hash in all ids so far
+        self.chunks: list[Any] = []  # pyarrow arrays of the earlier chunks' ids
+        self.starts: list[int] = []  # position of each chunk's first id
+        self.size = 0
+
+    def contains(self, ids: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+        """Mask of ``ids`` (with their ``hashes``) that an earlier chunk holds."""
+        hit = np.zeros(len(ids), dtype=bool)
+        if not self.size or not len(ids):
+            return hit
+        order = np.argsort(hashes)
+        pos = np.empty(len(ids), dtype=np.int64)
+        pos[order] = np.searchsorted(self.hashes, hashes[order])  # sorted queries: one sweep
+        pos_ok = np.minimum(pos, self.size - 1)
+        for i in np.flatnonzero(self.hashes[pos_ok] == hashes):
+            j = int(pos[i])
+            while j < self.size and self.hashes[j] == hashes[i]:  # verify: hashes may collide
+                if self._id(int(self.where[j])) == ids[i]:
+                    hit[i] = True
+                    break
+                j += 1
+        return hit
+
+    def _id(self, position: int) -> Any:
+        chunk = int(np.searchsorted(self.starts, position, side="right")) - 1
+        return self.chunks[chunk][position - self.starts[chunk]].as_py()
+
+    def add(self, ids: np.ndarray, hashes: np.ndarray) -> None:
+        import pyarrow as pa
+
+        merged = np.concatenate([self.hashes, hashes])
+        order = np.argsort(merged, kind="stable")
+        self.hashes = merged[order]
+        self.where = np.concatenate([self.where, self.size + np.arange(len(ids), dtype=np.int64)])[order]
+        self.chunks.append(pa.array(ids))
+        self.starts.append(self.size)
+        self.size += len(ids)
 
 
 def _merge_notes(parts: list[list[tuple[str, dict[str, Any]]]],
