@@ -295,8 +295,9 @@ def _time_map_updates(page, change, selector: str, least: int, n: int) -> list[f
 BROWSER_STARTS = ["2026-Q2", "2026-Q1", "2025-Q4", "2025-Q3", "2025-Q2", "2025-Q1", "2024-Q4"]
 
 
-def browser_bench(folder: Path, n: int = 5, updates: bool = True) -> dict:
-    """Cold start, browser-measured updates on both pages and the app server's peak memory."""
+def browser_bench(folder: Path, n: int = 5, updates: bool = True, naive_page: bool = True) -> dict:
+    """Cold start, browser-measured updates on both pages (the naive one unless
+    ``naive_page`` is False) and the app server's peak memory."""
     from harness import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, map_frame, wait_for_app
 
     if not Path(CHROMIUM).exists():
@@ -373,6 +374,8 @@ def browser_bench(folder: Path, n: int = 5, updates: bool = True) -> dict:
                 out["server_peak_rss_mb"] = _vm_hwm_mb(server.proc.pid)
             finally:
                 server.stop()
+            if not naive_page:
+                return out
             naive = _Server("bench/naive_page.py", {"LAGEBILD_DATA": str(folder),
                                                      "LAGEBILD_TILES": "none"})
             try:
@@ -437,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["LAGEBILD_DATA"] = str(folder)
     os.environ["LAGEBILD_TILES"] = "none"
     load = os.getloadavg()
-    browser = browser_bench(folder, updates=not args.no_browser_updates)
+    browser = browser_bench(folder, updates=not args.no_browser_updates, naive_page=not args.skip_naive)
     app_times, app_first_times, app_district_times, html_bytes = bench_app(args.repeat)
     if args.skip_naive:
         naive_times, naive_district_times = [float("nan")], [float("nan")]
