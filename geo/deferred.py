@@ -1,6 +1,7 @@
 """Values read in the background: a cube the first page does not need is read while it renders.
 
-:class:`Deferred` starts computing a value in a daemon thread at once; :meth:`Deferred.get`
+:class:`Deferred` starts computing a value in a background thread at once (one the
+interpreter waits for at exit); :meth:`Deferred.get`
 waits for it (and raises what the computation raised). :class:`deferrable` is a descriptor for
 a dataclass field that may be given either the value or a :class:`Deferred`; reading the
 field returns the value (waiting once), so callers never see the difference.
@@ -24,7 +25,10 @@ class Deferred:
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
         if background:
-            self._thread = threading.Thread(target=self._run, name="lagebild-deferred", daemon=True)
+            # Not a daemon: the interpreter waits for it at exit. A daemon thread still
+            # inside pyarrow (reading a cube) when the interpreter finalises hangs the process
+            # or crashes it (seen: a short-lived process that exited while a cube was read).
+            self._thread = threading.Thread(target=self._run, name="lagebild-deferred", daemon=False)
             self._thread.start()
 
     def _run(self) -> None:

@@ -47,3 +47,24 @@ def test_a_deferred_field_is_required_and_errors_reach_the_reader() -> None:
         _ = h.value
     with pytest.raises(ValueError, match="unreadable"):  # again, not a stale None
         _ = h.value
+
+
+def test_the_process_waits_at_exit_for_a_computation_in_flight(tmp_path) -> None:
+    """A process that ends while a Deferred computes waits for it: a daemon thread still in
+    pyarrow during the interpreter's finalisation hung or crashed short-lived processes."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    done = tmp_path / "done"
+    child = (
+        "import sys, time\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})\n"
+        "from geo.deferred import Deferred\n"
+        f"d = Deferred(lambda: (time.sleep(1.0), open({str(done)!r}, 'w').write('x')))\n"
+        "print('exiting', flush=True)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "exiting"
+    assert done.read_text() == "x"  # the computation finished before the interpreter ended

@@ -92,11 +92,13 @@ def _run() -> None:
 
 
 def start() -> threading.Thread | None:
-    """Start pre-warming in a daemon thread (once per process); None when turned off."""
+    """Start pre-warming in a background thread (once per process); None when turned off."""
     if os.environ.get(ENV, "1").strip() == "0":
         return None
     if not _started:
-        thread = threading.Thread(target=_run, name="lagebild-prewarm", daemon=True)
+        # not a daemon: a server stopped while it reads the prepared form (pyarrow) waits for
+        # it instead of hanging or crashing in the interpreter's finalisation
+        thread = threading.Thread(target=_run, name="lagebild-prewarm", daemon=False)
         thread.start()
         _started.append(thread)
     return _started[0]
