@@ -479,8 +479,11 @@ var {{ this.get_name() }} = (function() {
             props = feature["properties"]
             if set(props) - {"k", "t"}:
                 raise ValueError(f"hexagon features carry only k and t, got {sorted(props)}")
-            ring = feature["geometry"]["coordinates"][0]
-            x0, y0, deltas = _ring_code(tuple(tuple(p) for p in ring))
+            geometry, cell = feature["geometry"], feature["id"]
+            if isinstance(cell, str) and geometry is _hex_geometry(cell):  # the cached cell polygon
+                x0, y0, deltas = _cell_code(cell)
+            else:
+                x0, y0, deltas = _ring_code(tuple(tuple(p) for p in geometry["coordinates"][0]))
             rows.append([feature["id"], props["k"], props.get("t", ""), x0 - px, y0 - py, *deltas])
             px, py = x0, y0
         return to_js({"hex": rows})
@@ -601,8 +604,17 @@ def _labels(values: np.ndarray, lang: str, digits: int) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=200_000)
 def _hex_geometry(cell: str) -> dict:
+    """The GeoJSON polygon of an H3 cell. Cached, so one dict is shared by every feature of
+    that cell on every map: read it, never change it."""
     return {"type": "Polygon", "coordinates": [[list(p) for p in _hex_ring(str(cell))]]}
+
+
+@lru_cache(maxsize=200_000)
+def _cell_code(cell: str) -> tuple[int, int, tuple[int, ...]]:
+    """:func:`_ring_code` of an H3 cell's ring (what :func:`_hex_geometry` holds)."""
+    return _ring_code(_hex_ring(str(cell)))
 
 
 def _point(lat: Any, lon: Any) -> dict | None:
@@ -921,7 +933,7 @@ def add_cells(m: folium.Map, cells: pd.DataFrame, name: str, lang: str = "de", p
     labels = _labels(values, lang, digits)
     features = [
         {"type": "Feature", "id": str(cell), "properties": {"k": int(cls), "t": label},
-         "geometry": _hex_geometry(cell)}
+         "geometry": _hex_geometry(str(cell))}
         for cell, label, cls in zip(ids, labels, classes, strict=True)
     ]
     title = legend_title if legend_title is not None else name
@@ -990,7 +1002,7 @@ def _class_layer(m: folium.Map, cells: pd.DataFrame, classes: Sequence[str], col
             tip += f"<br>z = {esc(fmt_number(float(rec['z']), lang, 2))}"
         features.append({"type": "Feature", "id": str(rec["h3"]),
                          "properties": {"k": list(classes).index(c), "t": tip},
-                         "geometry": _hex_geometry(rec["h3"])})
+                         "geometry": _hex_geometry(str(rec["h3"]))})
     group = _group(m, t(layer_key, lang), show)
     _GeoLayer(features, styles, hover={"weight": 2.5, "color": "#000000"}, hexagons=True).add_to(group)
     rows = [(_swatch(colors[c]), t(f"{label_prefix}{c}", lang)) for c in classes]
@@ -1080,7 +1092,7 @@ def add_gap(m: folium.Map, gap: pd.DataFrame, lang: str = "de",
         tip = (f"<b>{esc(t('map.gap.title', lang))} – {esc(t('map.gap.rank', lang))} {esc(rank)}</b>"
                + "".join(f"<br>{esc(k)}: {v}" for k, v in rows))
         features.append({"type": "Feature", "id": str(rec["h3"]), "properties": {"k": 0, "t": tip},
-                         "geometry": _hex_geometry(rec["h3"])})
+                         "geometry": _hex_geometry(str(rec["h3"]))})
     group = _group(m, t("map.layer.gap", lang), show)
     _GeoLayer(features, [style], hover={"weight": 4, "fillOpacity": 0.55}, hexagons=True).add_to(group)
     rows = [(_swatch("rgba(213,94,0,.35)", _VERMILLION), t("map.gap.legend", lang))]

@@ -277,15 +277,11 @@ def test_cells_are_hexagons_with_formatted_values(bounds):
         assert np.mean([p[1] for p in ring[:-1]]) == pytest.approx(lat, abs=1e-4)
 
 
-def test_compact_hexagons_decode_to_the_features(bounds):
-    """The browser decodes the delta-coded hexagons; the same decoding here gives the features."""
-    m = maps.base_map(bounds, tiles="none")
-    group = maps.add_cells(m, make_cells(30), "Zellen")
-    layer = geo_layers(group)[0]
-    rows = json.loads(layer.data_js())["hex"]
-    assert len(rows) == 30
+def _decode_hexagons(rows: list[list]) -> list[list[list[float]]]:
+    """What the layer's script does in the browser: the rings of the delta-coded cells."""
+    rings = []
     px = py = 0
-    for row, feature in zip(rows, layer.data["features"], strict=True):
+    for row in rows:
         x, y = px + row[3], py + row[4]
         px, py = x, y
         ring = [[x / 1e5, y / 1e5]]
@@ -293,9 +289,38 @@ def test_compact_hexagons_decode_to_the_features(bounds):
             x, y = x + row[j], y + row[j + 1]
             ring.append([x / 1e5, y / 1e5])
         ring.append(ring[0])
+        rings.append(ring)
+    return rings
+
+
+def test_compact_hexagons_decode_to_the_features(bounds):
+    """The browser decodes the delta-coded hexagons; the same decoding here gives the features."""
+    m = maps.base_map(bounds, tiles="none")
+    group = maps.add_cells(m, make_cells(30), "Zellen")
+    layer = geo_layers(group)[0]
+    rows = json.loads(layer.data_js())["hex"]
+    assert len(rows) == 30
+    for row, ring, feature in zip(rows, _decode_hexagons(rows), layer.data["features"], strict=True):
         assert row[0] == feature["id"]
         assert {"k": row[1], "t": row[2]} == feature["properties"]
         assert np.allclose(ring, feature["geometry"]["coordinates"][0], atol=1e-9)
+
+
+def test_compact_hexagons_encode_the_geometry_a_feature_carries():
+    """A feature's own ring is sent, also when its id names a cell whose polygon is cached
+    (the cached code is used only for the very polygon object it was made from)."""
+    cells = list(make_cells(3)["h3"])
+    own = [[[x + 0.01, y - 0.02] for x, y in maps._hex_geometry(c)["coordinates"][0]] for c in cells]
+    features = [{"type": "Feature", "id": c, "properties": {"k": 0, "t": "x"},
+                 "geometry": {"type": "Polygon", "coordinates": [ring]}} for c, ring in zip(cells, own)]
+    features.insert(1, {"type": "Feature", "id": cells[0], "properties": {"k": 0, "t": "cached"},
+                        "geometry": maps._hex_geometry(cells[0])})
+    layer = maps._GeoLayer(features, [{"color": "#000000"}], hexagons=True)
+    rings = _decode_hexagons(json.loads(layer.data_js())["hex"])
+    assert len(rings) == 4
+    for ring, feature in zip(rings, features, strict=True):
+        assert np.allclose(ring, feature["geometry"]["coordinates"][0], atol=1e-9)
+    assert not np.allclose(rings[0], rings[1], atol=1e-3)  # same id, different rings
 
 
 def test_hotspot_none_is_not_drawn_and_classes_are_styled(bounds):
