@@ -312,7 +312,8 @@ def test_compact_hexagons_encode_the_geometry_a_feature_carries():
     cells = list(make_cells(3)["h3"])
     own = [[[x + 0.01, y - 0.02] for x, y in maps._hex_geometry(c)["coordinates"][0]] for c in cells]
     features = [{"type": "Feature", "id": c, "properties": {"k": 0, "t": "x"},
-                 "geometry": {"type": "Polygon", "coordinates": [ring]}} for c, ring in zip(cells, own)]
+                 "geometry": {"type": "Polygon", "coordinates": [ring]}}
+                for c, ring in zip(cells, own, strict=True)]
     features.insert(1, {"type": "Feature", "id": cells[0], "properties": {"k": 0, "t": "cached"},
                         "geometry": maps._hex_geometry(cells[0])})
     layer = maps._GeoLayer(features, [{"color": "#000000"}], hexagons=True)
