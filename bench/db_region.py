@@ -23,6 +23,9 @@ beside the copy, one transaction. Measured:
   for a second replica (``cold_start_2_s``) to show it does not depend on a warm OS cache of
   the first one only.
 
+With ``--url`` (a database already loaded, e.g. one kept with ``--keep``) only the points
+layer and the two cold starts are measured.
+
 Figures depend on the machine's load: quote them with ``uptime``. Last line: one JSON object.
 """
 
@@ -166,6 +169,24 @@ def cold_start(url: str, tmp: Path, timeout: float) -> tuple[float, float]:
         replica.stop()
 
 
+def measure_replicas(url: str, timeout: float) -> int:
+    """The points layer and two replica cold starts on an existing database (``--url``)."""
+    tmp = Path(tempfile.mkdtemp(prefix="lagebild-dbregion-"))
+    try:
+        print(f"uptime before: {os.getloadavg()}", flush=True)
+        out: dict[str, object] = {"url": url.rsplit("@", 1)[-1], **points_timing(url)}
+        for n, key in ((1, ""), (2, "_2")):
+            cold, first = cold_start(url, tmp, timeout)
+            print(f"replica {n} cold start to a complete Übersicht: {cold:.1f} s (script run "
+                  f"{first:.1f} s); load average {os.getloadavg()}", flush=True)
+            out.update({f"cold_start{key}_s": round(cold, 2), f"first_run{key}_s": round(first, 2)})
+        out["load_avg_1m"] = round(os.getloadavg()[0], 1)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(json.dumps(out), flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--folder", default="/work/wt/data/region")
@@ -174,7 +195,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--chunk-rows", type=int, default=None)
     p.add_argument("--timeout", type=float, default=120.0)
     p.add_argument("--keep", action="store_true", help="keep the cluster running (prints its URL)")
+    p.add_argument("--url", help="a loaded database: measure the points layer and cold starts only")
     args = p.parse_args(argv)
+    if args.url:
+        return measure_replicas(args.url, args.timeout)
     if args.pgdir:
         Path(args.pgdir).mkdir(parents=True, exist_ok=True)
         tempfile.tempdir = args.pgdir

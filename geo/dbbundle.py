@@ -9,6 +9,12 @@ coordinators' single-complaint layer asks SQL for the rows it shows
 (:meth:`DataBundle.points <data.folder.DataBundle>`, :mod:`data.dbstore.records`), and the
 rare reader of whole raw sets (exports) reads them on first use.
 
+A replica starts with the files a first page needs (cells, neighbours, presence cubes, the
+complaint summary: :data:`LATER` names the others) and reads each complaint cube from the
+database when it is first used (the default resolution's in the background at once, the
+others only when a user picks that cell size): at region scale they are more than half of
+the prepared form's bytes.
+
 A generation written without a preparer has no prepared form; it is then built in
 memory from its canonical rows (:func:`data.dbstore.bundle_of`, the slow path of small
 data sets).
@@ -29,10 +35,13 @@ from data.folder import DataBundle, prepare
 from data.privacy import cell_key_secret, secret_tag
 from geo.prepared import FORMAT_VERSION, MANIFEST, PREPARED_DIR, attach, read_prepared
 
+#: The prepared files (a SQL LIKE pattern of names) a replica reads when first used, not at start.
+LATER = "complaint\\_cube\\_r%"
+
 
 def open_db_bundle(store: DbStore, generation: int) -> DataBundle:
     """The app's bundle of one generation: small tables and the prepared form (see above)."""
-    files = store.prepared_files(generation)
+    files = store.prepared_files(generation, later=LATER)
     manifest = json.loads(files[MANIFEST]) if MANIFEST in files else None
     if (not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION
             or manifest.get("cell_key") != secret_tag(cell_key_secret(os.environ))):
@@ -49,6 +58,7 @@ def open_db_bundle(store: DbStore, generation: int) -> DataBundle:
             path.write_bytes(body)
         del files
         prepared = read_prepared(folder)
+        prepared.fetch = lambda name: store.prepared_file(generation, name)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise

@@ -53,6 +53,7 @@ import json
 import os
 import shutil
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -150,7 +151,26 @@ class Prepared:
     manifest: dict
     complaint_table: pd.DataFrame
     folder: Path | None = None  # where the files are (None: only in memory)
+    #: Where a file missing from ``folder`` comes from, by name relative to it (None: nowhere).
+    #: A replica of the database store (geo.dbbundle) starts with the files it needs first and
+    #: reads the others (complaint cubes) from the database when they are first used.
+    fetch: Callable[[str], bytes] | None = field(default=None, repr=False)
     _levels: dict = field(default_factory=dict, repr=False)  # resolution -> _Level
+    _fetch_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def file(self, name: str) -> Path:
+        """The path of the prepared file ``name``, fetched first if it is not there yet."""
+        if self.folder is None:
+            raise ValueError(f"a prepared form held only in memory has no files, got {name!r}")
+        path = self.folder / name
+        if self.fetch is not None and not path.is_file():
+            with self._fetch_lock:  # one fetch per file, whichever thread asks first
+                if not path.is_file():
+                    body = self.fetch(name)
+                    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
+                    tmp.write_bytes(body)
+                    os.replace(tmp, path)
+        return path
 
     @property
     def fingerprint(self) -> str:
@@ -170,7 +190,7 @@ class Prepared:
             if self.folder is None:
                 raise ValueError(f"resolution {resolution} is not prepared, got "
                                  f"{sorted(self._levels)!r}")
-            self._levels[resolution] = _read_level(self.folder, resolution, self.manifest)
+            self._levels[resolution] = _read_level(self.file, resolution, self.manifest)
         return self._levels[resolution]
 
     def view(self, resolution: int, districts: Iterable[str] | None = None
@@ -747,17 +767,18 @@ def read_prepared(folder: str | Path) -> Prepared:
     return Prepared(manifest=manifest, complaint_table=table, folder=prepared_dir(folder))
 
 
-def _read_level(path: Path, r: int, manifest: dict) -> _Level:
-    cells = pd.read_parquet(path / f"cells_r{r}.parquet")
-    nb = pd.read_parquet(path / f"neighbours_r{r}.parquet")
+def _read_level(file: Callable[[str], Path], r: int, manifest: dict) -> _Level:
+    """One resolution's files; ``file`` gives the path of a file by name (Prepared.file)."""
+    cells = pd.read_parquet(file(f"cells_r{r}.parquet"))
+    nb = pd.read_parquet(file(f"neighbours_r{r}.parquet"))
     matrix = manifest["lattice"].get(str(r))
     index = index_from_parts(r, cells["h3"].to_numpy(dtype=object),
                              cells["district"].to_numpy(dtype=object), cells["lat"].to_numpy(),
                              cells["lon"].to_numpy(), nb["row"].to_numpy(), nb["col"].to_numpy(),
                              None if matrix is None else np.asarray(matrix).reshape(3, 3))
-    complaints = Deferred(lambda: pd.read_parquet(path / f"complaint_cube_r{r}.parquet"),
+    complaints = Deferred(lambda: pd.read_parquet(file(f"complaint_cube_r{r}.parquet")),
                           background=False)  # read when first used (view_deferred: in the background)
-    presence = pd.read_parquet(path / f"presence_cube_r{r}.parquet")
+    presence = pd.read_parquet(file(f"presence_cube_r{r}.parquet"))
     if not isinstance(presence["kind"].dtype, pd.CategoricalDtype) or \
             list(presence["kind"].cat.categories) != list(PATROL_KINDS):
         presence["kind"] = pd.Categorical(presence["kind"].astype(str), categories=list(PATROL_KINDS))

@@ -123,6 +123,35 @@ def test_a_replica_reads_the_cubes_and_never_a_raw_row(pg_url: str, city: Path,
     replica.engine.dispose()
 
 
+def test_a_replica_reads_a_complaint_cube_from_the_database_when_first_used(pg_url: str, city: Path) -> None:
+    """A replica starts without the complaint cubes (the bulk of the prepared bytes) and reads
+    each once, when its resolution is first used; the cubes are the stored ones."""
+    writer = DbStore(pg_url, preparer=_quiet)
+    writer.load_folder(city)
+    writer.engine.dispose()
+    replica = DbStore(pg_url)
+    statements: list[str] = []
+    event.listen(replica.engine, "before_cursor_execute",
+                 lambda _c, _cur, statement, params, *_: statements.append(f"{statement} {params}"))
+    bundle = open_db_bundle(replica, 1)
+    folder = bundle.prepared.folder
+    assert (folder / "manifest.json").is_file() and (folder / "cells_r9.parquet").is_file()
+    assert sorted(p.name for p in folder.glob("complaint_cube_r*")) == []
+    assert not any("complaint_cube" in s for s in statements)
+    files = prepared.open_bundle(city, progress=None)
+    statements.clear()
+    mine, theirs = bundle.prepared.view(10), files.prepared.view(10)
+    pd.testing.assert_frame_equal(mine[1], theirs[1])
+    assert sorted(p.name for p in folder.glob("complaint_cube_r*")) == ["complaint_cube_r10.parquet"]
+    fetched = [s for s in statements if "complaint_cube" in s]
+    assert len(fetched) == 1 and "prepared/complaint_cube_r10.parquet" in fetched[0]
+    bundle.prepared.view(10)
+    assert len([s for s in statements if "complaint_cube" in s]) == 1  # read once
+    with pytest.raises(KeyError, match=r"no prepared file 'nothing\.parquet'"):
+        replica.prepared_file(1, "nothing.parquet")
+    replica.engine.dispose()
+
+
 def _values(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for col in out.columns:

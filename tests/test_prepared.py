@@ -292,3 +292,48 @@ def test_streamed_complaints_are_checked_across_chunks(tmp_path: Path) -> None:
         load_folder(folder)
     assert list(info.value.errors["row"]) == list(whole.value.errors["row"]) == [251]
     assert not (folder / "prepared").exists()
+
+
+def test_a_missing_file_is_fetched_once_from_the_source_the_prepared_form_names(small: Path,
+                                                                                tmp_path: Path) -> None:
+    """A prepared form whose complaint cubes are elsewhere (a database replica) reads each once,
+    when first used, also when several threads ask at once; without a source it fails as before."""
+    import threading
+
+    copy = tmp_path / "copy"
+    shutil.copytree(small, copy)
+    folder = prepared.prepared_dir(copy)
+    kept = {p.name: p.read_bytes() for p in folder.glob("complaint_cube_r*.parquet")}
+    assert sorted(kept) == ["complaint_cube_r10.parquet", "complaint_cube_r8.parquet",
+                            "complaint_cube_r9.parquet"]
+    for name in kept:
+        (folder / name).unlink()
+    asked: list[str] = []
+    gate = threading.Barrier(4)
+
+    def fetch(name: str) -> bytes:
+        asked.append(name)
+        return kept[name]
+
+    form = prepared.read_prepared(copy)
+    with pytest.raises(FileNotFoundError):
+        form.view(8)
+    form = prepared.read_prepared(copy)
+    form.fetch = fetch
+    cubes: list[pd.DataFrame] = []
+
+    def read() -> None:
+        gate.wait()
+        cubes.append(form.view(9)[1])
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert asked == ["complaint_cube_r9.parquet"]
+    want = prepared.read_prepared(small).view(9)[1]
+    for cube in cubes:
+        pd.testing.assert_frame_equal(cube, want)
+    assert sorted(p.name for p in folder.iterdir() if p.name.startswith(("complaint_cube", ".complaint"))) \
+        == ["complaint_cube_r9.parquet"]  # no partial file left

@@ -468,10 +468,16 @@ class DbStore:
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
             return self._frames(conn, generation, [n for n in DATASETS if n not in LARGE])
 
-    def prepared_files(self, generation: int) -> dict[str, bytes]:
-        """The prepared form's files of a generation (empty: it has none)."""
+    def prepared_files(self, generation: int, later: str | None = None) -> dict[str, bytes]:
+        """The prepared form's files of a generation (empty: it has none); ``later``: a SQL
+        LIKE pattern of names left out, to be read when needed (:meth:`prepared_file`)."""
         with self._connect() as conn:
-            return get_prepared_files(conn, generation)
+            return get_prepared_files(conn, generation, later)
+
+    def prepared_file(self, generation: int, name: str) -> bytes:
+        """One file of a generation's prepared form (``name`` relative to ``prepared/``)."""
+        with self._connect() as conn:
+            return get_prepared_file(conn, generation, name)
 
     def read_records(self, generation: int, name: str, small: dict[str, pd.DataFrame],
                      start: pd.Timestamp | None = None, end: pd.Timestamp | None = None) -> pd.DataFrame:
@@ -723,18 +729,36 @@ def store_prepared_files(conn: Connection, generation: int, root: Path) -> int:
     return total
 
 
-def get_prepared_files(conn: Connection | Engine, generation: int) -> dict[str, bytes]:
-    """The prepared form's files of a generation (``{relative path: bytes}``, empty: none).
+def get_prepared_files(conn: Connection | Engine, generation: int, later: str | None = None
+                       ) -> dict[str, bytes]:
+    """The prepared form's files of a generation (``{relative path: bytes}``, empty: none),
+    without those whose relative path matches the SQL LIKE pattern ``later`` (if given).
 
     A replica writes them to a directory and opens them with issue #9's reader, so it
     cold-starts from the cubes without reading the raw pings.
     """
     if isinstance(conn, Engine):
         with conn.connect() as c:
-            return get_prepared_files(c, generation)
-    rows = conn.execute(text("SELECT name, body FROM lagebild_prepared WHERE generation = :g "
-                             "AND name LIKE 'prepared/%'"), {"g": generation}).all()
+            return get_prepared_files(c, generation, later)
+    sql = "SELECT name, body FROM lagebild_prepared WHERE generation = :g AND name LIKE 'prepared/%'"
+    params: dict[str, Any] = {"g": generation}
+    if later is not None:
+        sql += " AND name NOT LIKE :later"
+        params["later"] = PREPARED + later
+    rows = conn.execute(text(sql), params).all()
     return {r.name[len(PREPARED):]: bytes(r.body) for r in rows}
+
+
+def get_prepared_file(conn: Connection | Engine, generation: int, name: str) -> bytes:
+    """One file of a generation's prepared form; ``KeyError`` when it has no such file."""
+    if isinstance(conn, Engine):
+        with conn.connect() as c:
+            return get_prepared_file(c, generation, name)
+    body = conn.execute(text("SELECT body FROM lagebild_prepared WHERE generation = :g AND name = :n"),
+                        {"g": generation, "n": PREPARED + name}).scalar()
+    if body is None:
+        raise KeyError(f"generation {generation} has no prepared file {name!r}")
+    return bytes(body)
 
 
 def put_prepared(conn: Connection, generation: int, tables: dict[str, Any]) -> None:
