@@ -226,6 +226,16 @@ def display_district_table(table: pd.DataFrame, lang: str) -> pd.DataFrame:
     })
 
 
+def district_layer(bundle: DataBundle, model: SpatialModel, f: Filters, metric: str, lang: str
+                   ) -> tuple[pd.DataFrame, str]:
+    """The choropleth frame of :func:`district_table` for ``metric`` (and its title), once per
+    city-wide filter state: the map and its text alternative share it, a district change
+    reuses it. Shared: callers must not change the frame."""
+    key = ("district_layer", id(bundle), replace(f, districts=()), has_previous(bundle, f), metric, lang)
+    return memoised(model, key, lambda: (bundle, _district_layer_frame(
+        bundle, district_table(bundle, model, f), metric, lang)))[1]
+
+
 def _district_layer_frame(bundle: DataBundle, table: pd.DataFrame, metric: str, lang: str
                           ) -> tuple[pd.DataFrame, str]:
     if metric not in METRICS:
@@ -299,8 +309,7 @@ class LagebildData:
 
 def lagebild_data(bundle: DataBundle, model: SpatialModel, f: Filters, lang: str,
                   metric: str = "per_1000") -> LagebildData:
-    table = district_table(bundle, model, f)
-    frame, title = _district_layer_frame(bundle, table, metric, lang)
+    frame, title = district_layer(bundle, model, f, metric, lang)
     presence = presence_cells(model, f)
     spots = hotspots(model, f)
     return LagebildData(
