@@ -258,3 +258,22 @@ def test_gap_main_categories_equal_those_of_the_whole_cube(request, which, viewe
         pd.testing.assert_frame_equal(got, expected, check_exact=True)
         if which == "demo" and f.hours == (0, 24) and not viewer:
             assert len(got) and (got["main_categories"] != "").all()
+
+
+@pytest.mark.parametrize("which", ["demo", "small"])
+def test_lagebild_presence_layers_are_the_presence_cells_of_each_kind(which: str, request) -> None:
+    """The map's presence layers (made from the minutes per cell directly) are the rows of
+    geo.model.presence_cells of their kind, for every selected kind."""
+    bundle = request.getfixturevalue(which)
+    m = geo_model.build(bundle, 9)
+    for f in _cases(bundle):
+        layers = pagedata.lagebild_data(bundle, m, f, "de").presence
+        long = geo_model.presence_cells(m, f)
+        assert list(layers) == list(f.patrol_kinds())
+        for kind, frame in layers.items():
+            want = long[long["kind"] == kind][["h3", "minutes"]].rename(columns={"minutes": "value"})
+            # (the long form's h3 column is of object dtype where one kind has no cells; the
+            # layer's is always a string column)
+            assert pd.api.types.is_string_dtype(frame["h3"]) and frame["value"].dtype == "float64"
+            pd.testing.assert_frame_equal(frame, want.reset_index(drop=True), obj=f"{kind} {f}",
+                                          check_dtype=False)

@@ -9,7 +9,7 @@ offices. Builders take the same inputs as the map builders in :mod:`viz.pagedata
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -20,7 +20,7 @@ from data.filters import Filters
 from data.folder import DataBundle
 from geo import maps
 from geo.cells import cells_frame
-from geo.model import SpatialModel, emerging, hotspots
+from geo.model import SpatialModel, emerging, hotspots, memoised
 from viz import pagedata
 from viz.alt_text import join_names
 
@@ -204,7 +204,12 @@ def _names(bundle: DataBundle) -> dict[str, str]:
 
 
 def hotspot_cells(model: SpatialModel, f: Filters) -> pd.DataFrame:
-    return _in(model, f, _cells_with_district(model, hotspots(model, f)))
+    """Gi* of the cells with their district and centre, of the districts ``f`` selects. The
+    city-wide table is made once per city-wide filter state (shared: a copy is returned)."""
+    city = replace(f, districts=())
+    table = memoised(model, ("map_alt.hotspot_cells", city),
+                     lambda: _cells_with_district(model, hotspots(model, city)))
+    return _in(model, f, table.copy())
 
 
 def lagebild(bundle: DataBundle, model: SpatialModel, f: Filters, lang: str, metric: str) -> MapAlt:

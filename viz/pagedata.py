@@ -30,6 +30,7 @@ from geo.model import (
     hotspots,
     memoised,
     presence_cells,
+    presence_minutes,
 )
 
 register({
@@ -307,10 +308,16 @@ class LagebildData:
     district_names: dict[str, str]
 
 
+def _positive_cells(model: SpatialModel, values: np.ndarray) -> pd.DataFrame:
+    """h3, value of the cells whose value is above 0."""
+    nz = np.flatnonzero(values > 0)
+    return pd.DataFrame({"h3": model.index.cells[nz], "value": values[nz]})
+
+
 def lagebild_data(bundle: DataBundle, model: SpatialModel, f: Filters, lang: str,
                   metric: str = "per_1000") -> LagebildData:
     frame, title = district_layer(bundle, model, f, metric, lang)
-    presence = presence_cells(model, f)
+    minutes = presence_minutes(model, f)
     spots = hotspots(model, f)
     return LagebildData(
         bounds=_bounds(bundle, f),
@@ -318,8 +325,7 @@ def lagebild_data(bundle: DataBundle, model: SpatialModel, f: Filters, lang: str
         metric_title=title,
         palette=maps.TREND_PALETTE if metric == "trend" else "viridis",
         density=complaint_cells(bundle, model, f),
-        presence={kind: presence[presence["kind"] == kind][["h3", "minutes"]].rename(
-            columns={"minutes": "value"}) for kind in f.patrol_kinds()},
+        presence={kind: _positive_cells(model, minutes[kind]) for kind in f.patrol_kinds()},
         hotspots=_in_districts(model, f, spots),
         gap=gap(model, f, spots),
         incidents=incidents_by_district(bundle, f),
