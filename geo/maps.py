@@ -35,7 +35,7 @@ import h3
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import CssLink, Element, JavascriptLink
+from branca.element import CssLink, Element, Figure, JavascriptLink, MacroElement
 from folium.elements import ElementAddToElement
 from folium.template import Template
 from folium.utilities import get_obj_in_upper_tree
@@ -274,6 +274,33 @@ class _SafeMacroMixin:
                 getattr(figure, part).add_child(_Text(macro(self, kwargs)), name=self.get_name())
         for element in self._children.values():
             element.render(**kwargs)
+
+
+def _macro_render_once(self: MacroElement, **kwargs: Any) -> None:
+    """``MacroElement.render`` without compiling the rendered output as a template again.
+
+    branca's version wraps each macro's output in ``Element(output)``, which compiles it as
+    a Jinja template, and the figure then renders that template: every folium element of a
+    map (feature groups, the layer control, fit bounds, the map itself) costs a template
+    compilation per render (about a quarter of building a Lagebild map), and ``{{ ... }}``
+    in a rendered name would be evaluated on the server. The output is the same otherwise;
+    installed once for the process (``MacroElement.render``), like :class:`_SafeMacroMixin`
+    for Lagebild's own elements.
+    """
+    figure = self.get_root()
+    if not isinstance(figure, Figure):
+        raise ValueError(f"an element can only be rendered in a Figure, got {type(figure).__name__}")
+    module = self._template.module.__dict__
+    for part in ("header", "html", "script"):
+        macro = module.get(part)
+        if macro is not None:
+            getattr(figure, part).add_child(_Text(macro(self, kwargs)), name=self.get_name())
+    for element in self._children.values():
+        element.render(**kwargs)
+
+
+_BRANCA_MACRO_RENDER = MacroElement.render  # (the original, for the test of equal output)
+MacroElement.render = _macro_render_once  # type: ignore[method-assign]
 
 
 class _Css(_SafeMacroMixin, folium.MacroElement):

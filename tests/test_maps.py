@@ -306,6 +306,32 @@ def test_compact_hexagons_decode_to_the_features(bounds):
         assert np.allclose(ring, feature["geometry"]["coordinates"][0], atol=1e-9)
 
 
+def test_folium_elements_render_as_branca_does_but_once(bounds, monkeypatch) -> None:
+    """MacroElement.render without the second template pass: the same page as branca's own
+    render, and a name with template syntax stays text (branca would evaluate it)."""
+    import itertools
+
+    import branca.element
+
+    def page(group_name: str) -> str:
+        ids = itertools.count()  # the same element ids in both maps
+        monkeypatch.setattr(branca.element.Element, "_generate_id",
+                            classmethod(lambda cls: f"{next(ids):032x}"))
+        m = maps.base_map(bounds, tiles="none")
+        maps.add_cells(m, make_cells(5), "Zellen")
+        maps.add_hotspots(m, make_hotspots(14))
+        folium.FeatureGroup(name=group_name).add_to(m)
+        folium.LayerControl().add_to(m)
+        return m.get_root().render()
+
+    ours = page("Gruppe {{ 7*7 }} {% if true %}wahr{% endif %}")
+    assert "Gruppe {{ 7*7 }} {% if true %}wahr{% endif %}" in ours and "Gruppe 49" not in ours
+    ours = page("Gruppe")
+    monkeypatch.setattr(branca.element.MacroElement, "render", maps._BRANCA_MACRO_RENDER)
+    assert "Gruppe 49 wahr" in page("Gruppe {{ 7*7 }} {% if true %}wahr{% endif %}")  # branca's
+    assert page("Gruppe") == ours
+
+
 def test_compact_hexagons_encode_the_geometry_a_feature_carries():
     """A feature's own ring is sent, also when its id names a cell whose polygon is cached
     (the cached code is used only for the very polygon object it was made from)."""
