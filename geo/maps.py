@@ -19,6 +19,7 @@ Leaflet then sets the pre-escaped HTML with ``innerHTML``.
 
 from __future__ import annotations
 
+import contextvars
 import html
 import json
 import math
@@ -254,6 +255,27 @@ class _Text(Element):
         return self._text
 
 
+#: Set while :func:`render_without_scripts` runs: elements leave the figure's script empty.
+_NO_SCRIPTS: contextvars.ContextVar[bool] = contextvars.ContextVar("lagebild_no_scripts", default=False)
+
+
+def _parts() -> tuple[str, ...]:
+    return ("header", "html") if _NO_SCRIPTS.get() else ("header", "html", "script")
+
+
+def render_without_scripts(m: folium.Map) -> None:
+    """``m.render()`` for the figure's header and html only: every element renders as usual
+    (layers add their ``addTo`` children, the layer control collects its layers), but no
+    element's script is rendered into the figure. For streamlit-folium, which generates the
+    map's script by walking the elements itself: the figure's copy was built and thrown away.
+    """
+    token = _NO_SCRIPTS.set(True)
+    try:
+        m.render()
+    finally:
+        _NO_SCRIPTS.reset(token)
+
+
 class _SafeMacroMixin:
     """Render like ``MacroElement.render`` but never compile the rendered output again."""
 
@@ -268,7 +290,7 @@ class _SafeMacroMixin:
         for name, url in getattr(self, "default_css", []):
             figure.header.add_child(CssLink(url), name=name)
         module = self._template.module.__dict__
-        for part in ("header", "html", "script"):
+        for part in _parts():
             macro = module.get(part)
             if macro is not None:
                 getattr(figure, part).add_child(_Text(macro(self, kwargs)), name=self.get_name())
@@ -291,7 +313,7 @@ def _macro_render_once(self: MacroElement, **kwargs: Any) -> None:
     if not isinstance(figure, Figure):
         raise ValueError(f"an element can only be rendered in a Figure, got {type(figure).__name__}")
     module = self._template.module.__dict__
-    for part in ("header", "html", "script"):
+    for part in _parts():
         macro = module.get(part)
         if macro is not None:
             getattr(figure, part).add_child(_Text(macro(self, kwargs)), name=self.get_name())

@@ -64,3 +64,19 @@ def test_view_renders_the_tree_once(monkeypatch, bounds, districts, offices, foc
 def test_view_rejects_what_is_not_a_map() -> None:
     with pytest.raises(ValueError, match=r"folium\.Map"):
         foliumview.build_view("<div></div>", "k")  # type: ignore[arg-type]
+
+
+def test_view_leaves_the_figures_script_unrendered(bounds, districts, offices, focus):  # noqa: F811
+    """build_view renders the figure's header and html only (streamlit-folium makes the
+    script itself); a full render afterwards, e.g. an export, still gets every script."""
+    from geo import maps
+
+    m = full_map(bounds, districts, offices, focus, n_cells=50)
+    view = foliumview.build_view(m, "k")
+    figure = m.get_root()
+    assert len(figure.header._children) > 0 and len(figure.html._children) > 0
+    assert len(figure.script._children) == 0
+    assert maps._parts() == ("header", "html", "script")  # the switch is reset
+    other = full_map(bounds, districts, offices, focus, n_cells=50)
+    html = other.get_root().render()
+    assert "L.map(" in html and html.count(".addTo(") >= view.script.count(".addTo(") > 0

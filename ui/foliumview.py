@@ -21,7 +21,7 @@ import folium
 import folium.elements
 import streamlit as st
 
-from geo.maps import base_layer
+from geo.maps import base_layer, render_without_scripts
 from geo.tiles import BaseLayer
 
 
@@ -82,7 +82,7 @@ def build_view(m: folium.Map, key: str) -> MapView:
         raise ValueError(f"build_view needs a folium.Map, got {type(m).__name__}")
     base = base_layer(m)
     sf = _sf()
-    m.render()  # fills the figure's header/html (and localizes the assets): the one render
+    render_without_scripts(m)  # the figure's header/html (assets localized); the script below
     html = sf._get_html(m)
     header = sf._get_header(m)
     script = sf._get_map_string(m)  # each element's script macro, with stable names
