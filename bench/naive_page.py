@@ -8,6 +8,7 @@ is a quarter (``q``) or a range of quarters (``q0`` .. ``q``), the districts a m
 import os
 from pathlib import Path
 
+import branca.element
 import folium
 import streamlit as st
 from folium.plugins import HeatMap
@@ -17,6 +18,7 @@ from data.filters import Filters, complaint_mask
 from data.periods import parse_quarter
 from data.sources import signature
 from geo.assets import localize
+from geo.maps import _BRANCA_MACRO_RENDER
 from ui.cache import load_bundle
 
 folder = os.environ["LAGEBILD_DATA"]
@@ -34,4 +36,12 @@ sel = c.loc[complaint_mask(c, f), ["lat", "lon"]].to_numpy()
 m = folium.Map(location=[51.68, 7.82], zoom_start=12, tiles=None)
 HeatMap(sel.tolist(), radius=8).add_to(m)
 localize(m)
-st_folium(m, key="naive", height=600, returned_objects=[])
+# A quick dashboard renders with branca's own MacroElement.render; Lagebild replaces it for the
+# whole process once geo.maps is imported (geo.maps._macro_render_once), which this page's
+# imports do: the baseline gets the stock one back while it draws its map.
+lagebild_render = branca.element.MacroElement.render
+branca.element.MacroElement.render = _BRANCA_MACRO_RENDER
+try:
+    st_folium(m, key="naive", height=600, returned_objects=[])
+finally:
+    branca.element.MacroElement.render = lagebild_render
