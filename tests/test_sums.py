@@ -277,3 +277,22 @@ def test_lagebild_presence_layers_are_the_presence_cells_of_each_kind(which: str
             assert pd.api.types.is_string_dtype(frame["h3"]) and frame["value"].dtype == "float64"
             pd.testing.assert_frame_equal(frame, want.reset_index(drop=True), obj=f"{kind} {f}",
                                           check_dtype=False)
+
+
+@pytest.mark.parametrize("metric,column", [("complaints", "complaints"), ("per_1000", "per_1000"),
+                                           ("patrol_hours", "patrol_hours"), ("trend", "z")])
+def test_district_layer_frame_joins_the_table_by_district(demo, metric: str, column: str) -> None:
+    """The choropleth frame takes each district's value from the table by district_id (a
+    table in another order, or without a district: NaN there, as a left join gives)."""
+    m = geo_model.build(demo, 9)
+    q = demo.quarters()
+    table = pagedata.district_table(demo, m, Filters(q[-1], q[-1]))
+    frame, _ = pagedata._district_layer_frame(demo, table, metric, "de")
+    assert list(frame["district_id"]) == list(demo["districts"]["district_id"])
+    assert frame["value"].dtype == table[column].dtype
+    np.testing.assert_array_equal(frame["value"].to_numpy(), table[column].to_numpy())
+    shuffled = table.iloc[::-1].iloc[:-1]  # reversed, the first district left out
+    frame, _ = pagedata._district_layer_frame(demo, shuffled, metric, "de")
+    assert np.isnan(frame["value"].iloc[0]) and frame["value_label"].iloc[0] == "–"
+    np.testing.assert_array_equal(frame["value"].to_numpy()[1:],
+                                  table[column].to_numpy()[1:].astype("float64"))
