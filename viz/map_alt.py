@@ -116,26 +116,34 @@ def crosstab(rows: pd.Series, cols: pd.Series) -> pd.DataFrame:
     return table
 
 
+#: The hot classes, strongest first (the order of the strongest cells' table).
+HOT_CLASSES = ("hot99", "hot95", "hot90")
+
+
 def hotspot_part(cells: pd.DataFrame, district_names: dict[str, str], lang: str
                  ) -> tuple[str, tuple[tuple[str, pd.DataFrame], ...]]:
     """``cells``: h3, district_id, cls, count; optional z, lat, lon."""
-    cells = cells[cells["cls"].astype(str) != "none"]  # (only classified cells are named)
-    cls = cells["cls"].astype(str)
-    names = cells["district_id"].map(lambda d: district_names.get(d, d))
-    hot = cls.str.startswith("hot")
+    cls_all = cells["cls"].astype(str).to_numpy()
+    shown = cls_all != "none"  # (only classified cells are named)
+    cls = cls_all[shown]
+    hot = np.isin(cls, HOT_CLASSES)
     if not hot.any():
         return t("malt.no_hot", lang), ()
-    by = crosstab(names[cls != "none"], cls[cls != "none"])
+    ids = cells["district_id"].to_numpy()[shown]
+    names = pd.Series([district_names.get(d, d) for d in ids.tolist()], name="district_id", dtype=object)
+    by = crosstab(names, pd.Series(cls, name="cls", dtype=object))
     order = [c for c in maps.HOTSPOT_CLASSES if c in by.columns]
     by = by[order].rename(columns={c: t(f"map.hot.{c}", lang) for c in order})
     by = by.sort_values(by.columns[0], ascending=False).reset_index()
     by = by.rename(columns={by.columns[0]: t("col.district", lang)})
-    counts = {c: int((cls == c).sum()) for c in maps.HOTSPOT_CLASSES}
+    kinds, numbers = np.unique(cls, return_counts=True)
+    counts = dict.fromkeys(maps.HOTSPOT_CLASSES, 0) | dict(zip(kinds.tolist(), numbers.tolist(), strict=True))
     where = names[hot].value_counts()
-    cold = sum(counts[c] for c in ("cold90", "cold95", "cold99"))
+    cold = sum(counts.get(c, 0) for c in ("cold90", "cold95", "cold99"))
     text = t("malt.hot", lang, hot=int(hot.sum()), h99=counts["hot99"], h95=counts["hot95"],
              h90=counts["hot90"], where=f"{where.index[0]} ({where.iloc[0]})", cold=cold)
-    strongest = cells[hot].assign(_rank=cls[hot].map({"hot99": 0, "hot95": 1, "hot90": 2}))
+    rows = np.flatnonzero(shown)[hot]
+    strongest = cells.iloc[rows].assign(_rank=[HOT_CLASSES.index(c) for c in cls[hot].tolist()])
     sort = ["_rank", "z"] if "z" in cells.columns else ["_rank", "count"]
     strongest = strongest.sort_values(sort, ascending=[True, False]).head(TOP_CELLS)
     top = pd.DataFrame({
@@ -151,6 +159,7 @@ def hotspot_part(cells: pd.DataFrame, district_names: dict[str, str], lang: str
     top[t("col.cell", lang)] = strongest["h3"]
     return text, ((t("malt.t.hot_by_district", lang), by),
                   (t("malt.t.hot_top", lang, n=len(top)), top.reset_index(drop=True)))
+
 
 
 def gap_part(gaps: pd.DataFrame, lang: str) -> tuple[str, tuple[str, pd.DataFrame]] | tuple[str, None]:
