@@ -421,6 +421,7 @@ if raw is not None:
                         store.activate()
                     else:
                         text += " " + problem.message(lang)
+                cache.store_written()
                 _flash("success", text)
                 st.session_state.pop(K_REPORT, None)
                 st.rerun()
@@ -460,6 +461,7 @@ else:
             st.error(exc.message(lang) if isinstance(exc, ImportError_)
                      else t("daten.store_failed", lang, error=md_escape(exc)))
         else:
+            cache.store_written()
             _flash("success", t("daten.restored", lang, version=gen, new=restored.generation))
             st.rerun()
 
@@ -478,6 +480,7 @@ def _switch() -> None:
         store.activate()
     else:
         store.deactivate()
+    cache.store_written()
 
 
 st.session_state["dt_source"] = "store" if store.is_active() else "demo"

@@ -93,6 +93,27 @@ def test_daten_page_imports_restores_and_switches_in_the_database(db_env: str, t
     store.engine.dispose()
 
 
+def test_the_importing_session_sees_its_import_without_waiting_for_the_notification(
+        db_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The replica that imports shows the new version at once, also when its listener has not
+    (yet) seen the notification: here the listener never updates after its first read."""
+    from data.dbstore.watch import StateWatcher
+
+    at = _page("pages/daten.py")
+    assert "Demo-Daten" in _texts(at.markdown)
+    monkeypatch.setattr(StateWatcher, "_read", lambda self, conn: None)  # notifications go unseen
+    _upload(at, "districts", "bezirke.zip", shapefile_zip(tmp_path / "b.zip").read_bytes())
+    at.button(key="dt_check").click().run()
+    at.button(key="dt_import").click().run()
+    _upload(at, "complaints", "beschwerden.csv", german_excel_csv(tmp_path / "c.csv").read_bytes())
+    at.button(key="dt_check").click().run()
+    at.button(key="dt_import").click().run()
+    assert not at.exception
+    assert "importierten Daten** der Datenbank (Version 2)" in _texts(at.markdown)
+    at.radio(key="dt_source").set_value("demo").run()
+    assert "Demo-Daten" in _texts(at.markdown)  # the switch, too
+
+
 @pytest.fixture
 def demo_in_db(db_env: str) -> str:
     store = DbStore(db_env)

@@ -168,3 +168,41 @@ def test_an_unreachable_database_raises_from_the_fallback_poll() -> None:
     finally:
         watcher.stop()
         engine.dispose()
+
+
+def test_refresh_reads_the_row_at_once_and_an_older_read_never_wins(store: DbStore, tmp_path: Path) -> None:
+    """The replica that wrote the state row reads it at once (``refresh``), not only when the
+    notification arrives; a read that started earlier never replaces one that started later."""
+    poll = CountingPoll(store)
+    watcher = StateWatcher(store.engine.url.render_as_string(hide_password=False), poll)
+    try:
+        assert watcher.wait_listening()
+        before = watcher.state()
+        generation = _import(store, tmp_path)
+        store.activate()
+        assert watcher.refresh() == (generation, True) == watcher.state()  # no wait for the listener
+        assert poll.calls == 1
+        watcher._keep(before, started=time.monotonic() - 3600)  # a read from before the import
+        assert watcher.state() == (generation, True)
+        assert wait_until(lambda: watcher.stats["notifications"] > 0, timeout=10)
+        assert watcher.state() == (generation, True)  # the listener's later read agrees
+    finally:
+        watcher.stop()
+
+
+def test_refresh_while_the_listener_is_down_bypasses_the_poll_interval() -> None:
+    """Down, ``state`` polls at most every ``fallback_s``; ``refresh`` reads at once."""
+    import pgcluster
+
+    states = iter([(1, True), (2, True), (3, False)])
+    watcher = StateWatcher(f"postgresql+psycopg://nobody@127.0.0.1:{pgcluster.free_port()}/x",
+                           lambda: next(states), fallback_s=10, reconnect_s=0.2)
+    try:
+        assert not watcher.wait_listening(0.3)
+        assert watcher.state() == (1, True)
+        assert watcher.state() == (1, True)  # within fallback_s: not polled again
+        assert watcher.refresh() == (2, True)
+        assert watcher.state() == (2, True)
+        assert watcher.refresh() == (3, False)
+    finally:
+        watcher.stop()

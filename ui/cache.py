@@ -60,6 +60,22 @@ def state_watcher(url: str, _engine: object) -> object:
     return StateWatcher(url, lambda: read_state(_engine))  # type: ignore[arg-type]
 
 
+def store_written() -> None:
+    """After this replica changed the database store's state (an import, a restore, a switch):
+    read the state row now, so that its next run shows the change even if the notification
+    has not reached the listener yet (other replicas get it from the notification)."""
+    if not os.environ.get("LAGEBILD_DB", "").strip() or os.environ.get("LAGEBILD_DATA", "").strip():
+        return
+    if os.environ.get("LAGEBILD_DB_LISTEN", "1").strip() == "0":
+        return  # every rerun reads the row anyway
+    from data.dbstore import database_url
+    from ui import db
+
+    url = database_url()
+    if url:  # (the same cached watcher as _db_bundle's: keyed by the URL)
+        state_watcher(url, db.connection(url).engine).refresh()  # type: ignore[attr-defined]
+
+
 def _db_bundle(url: str) -> tuple[Source, str, DataBundle | None, Exception | None] | None:
     """The database store's active generation, or None when it is not active (demo)."""
     from data.dbstore import read_state, redact

@@ -70,6 +70,7 @@ class StateWatcher:
         self.connect_timeout = connect_timeout
         self._lock = threading.Lock()
         self._state: tuple[int, bool] | None = None
+        self._read_started = float("-inf")  # when the read that gave ``_state`` started
         self._listening = False
         self._polled_at = float("-inf")
         self._conn: psycopg.Connection | None = None
@@ -93,14 +94,26 @@ class StateWatcher:
                 return self._state
             due = time.monotonic() - self._polled_at >= self.fallback_s or self._state is None
         if due:
+            started = time.monotonic()
             state = self.poll()  # outside the lock: a slow database must not block the listener
             with self._lock:
                 self.stats["polls"] += 1
                 self._polled_at = time.monotonic()
                 if not self._listening:
-                    self._state = state
+                    self._keep(state, started)
                 return self._state if self._state is not None else state
         with self._lock:
+            return self._state  # type: ignore[return-value]
+
+    def refresh(self) -> tuple[int, bool]:
+        """Read the state row now (through ``poll``) and keep it: for the replica that has just
+        written it (an import, a restore, a switch), whose next run must show its own change
+        also before the notification has reached the listener."""
+        started = time.monotonic()
+        state = self.poll()
+        with self._lock:
+            self._keep(state, started)
+            self.stats["polls"] += 1
             return self._state  # type: ignore[return-value]
 
     def wait_listening(self, timeout: float = 10.0) -> bool:
@@ -125,12 +138,19 @@ class StateWatcher:
 
     # --- the listener thread -----------------------------------------------------------------------
     def _read(self, conn: psycopg.Connection) -> None:
+        started = time.monotonic()
         row = conn.execute(STATE_SQL).fetchone()
         if row is None:
             raise RuntimeError("lagebild_state has no row (schema not migrated?)")
         with self._lock:
-            self._state = _state_of(row)
+            self._keep(_state_of(row), started)
             self.stats["listener_reads"] += 1
+
+    def _keep(self, state: tuple[int, bool], started: float) -> None:
+        """Take ``state`` unless a read that started later was taken already (under the lock):
+        a read that starts later sees every commit an earlier one saw."""
+        if started >= self._read_started:
+            self._state, self._read_started = state, started
 
     def _run(self) -> None:
         while not self._stop.is_set():
