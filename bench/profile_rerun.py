@@ -6,7 +6,8 @@ Warms the page (data, model, first map), then profiles one rerun after a period 
 quarter not seen before, and prints where its time goes by area: the folium tree (building and
 rendering the map's HTML: folium, branca, jinja2), streamlit-folium, the layer data (geo/,
 viz/pagedata), and Streamlit itself; then the top functions by cumulative time. Runs on any
-checkout (also an older one, for a before/after comparison).
+checkout whose bench/run.py has ``steady_server_state`` (also an older one, for a
+before/after comparison).
 """
 
 from __future__ import annotations
@@ -38,24 +39,11 @@ def main() -> int:
     args = parser.parse_args()
     os.environ["LAGEBILD_DATA"] = args.folder
     os.environ["LAGEBILD_TILES"] = "none"
-    from streamlit.runtime.pages_manager import PagesManager
     from streamlit.testing.v1 import AppTest
 
-    original = PagesManager.__init__
+    from bench.run import steady_server_state
 
-    def init(self, *a, **kw):
-        PagesManager.uses_pages_directory = False
-        original(self, *a, **kw)
-
-    PagesManager.__init__ = init
-    # AppTest compiles the scripts at every run (a new ScriptCache each time); the server
-    # compiles each file once (its Runtime's cache): share one, as bench/run.py does.
-    import streamlit.testing.v1.app_test as app_test
-    import streamlit.testing.v1.local_script_runner as local_runner
-    from streamlit.runtime.scriptrunner.script_cache import ScriptCache
-
-    shared = ScriptCache()
-    app_test.ScriptCache = local_runner.ScriptCache = lambda: shared
+    steady_server_state()  # the server's steady state: pages-folder mode left, scripts compiled once
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=900)
     at.run()
     at.switch_page("pages/lagebild.py")

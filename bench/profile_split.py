@@ -52,17 +52,12 @@ def main() -> int:
     args = parser.parse_args()
     os.environ["LAGEBILD_DATA"] = args.folder
     os.environ["LAGEBILD_TILES"] = "none"
-    from streamlit.runtime.pages_manager import PagesManager
     from streamlit.testing.v1 import AppTest
     from streamlit.testing.v1.local_script_runner import LocalScriptRunner
 
-    original = PagesManager.__init__
+    from bench.run import steady_server_state
 
-    def init(self, *a, **kw):
-        PagesManager.uses_pages_directory = False
-        original(self, *a, **kw)
-
-    PagesManager.__init__ = init
+    steady_server_state()  # the server's steady state: pages-folder mode left, scripts compiled once
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=900)
     at.run()
     at.switch_page("pages/lagebild.py")
