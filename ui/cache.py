@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 from pathlib import Path
@@ -73,7 +74,9 @@ def store_written() -> None:
 
     url = database_url()
     if url:  # (the same cached watcher as _db_bundle's: keyed by the URL)
-        state_watcher(url, db.connection(url).engine).refresh()  # type: ignore[attr-defined]
+        # (the write is committed: if this read fails, the listener or the poll catches up)
+        with contextlib.suppress(Exception):
+            state_watcher(url, db.connection(url).engine).refresh()  # type: ignore[attr-defined]
 
 
 def _db_bundle(url: str) -> tuple[Source, str, DataBundle | None, Exception | None] | None:
