@@ -277,7 +277,8 @@ def render_without_scripts(m: folium.Map) -> None:
 
 
 class _SafeMacroMixin:
-    """Render like ``MacroElement.render`` but never compile the rendered output again."""
+    """Render what folium's ``Layer`` and ``JSCSSMixin`` add (the ``addTo`` child, the asset
+    links), then the macros once (:func:`_macro_render_once`)."""
 
     def render(self, **kwargs: Any) -> None:
         if isinstance(self, folium.map.Layer) and self.show:  # what Layer.render would add
@@ -289,13 +290,7 @@ class _SafeMacroMixin:
             figure.header.add_child(JavascriptLink(url), name=name)
         for name, url in getattr(self, "default_css", []):
             figure.header.add_child(CssLink(url), name=name)
-        module = self._template.module.__dict__
-        for part in _parts():
-            macro = module.get(part)
-            if macro is not None:
-                getattr(figure, part).add_child(_Text(macro(self, kwargs)), name=self.get_name())
-        for element in self._children.values():
-            element.render(**kwargs)
+        _macro_render_once(self, **kwargs)
 
 
 def _macro_render_once(self: MacroElement, **kwargs: Any) -> None:

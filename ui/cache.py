@@ -61,13 +61,19 @@ def state_watcher(url: str, _engine: object) -> object:
     return StateWatcher(url, lambda: read_state(_engine))  # type: ignore[arg-type]
 
 
+def _listens() -> bool:
+    """Whether reruns take the store's state from the listener (``LAGEBILD_DB_LISTEN=0``: they
+    read the row at every rerun, e.g. behind PgBouncer's transaction pooling)."""
+    return os.environ.get("LAGEBILD_DB_LISTEN", "1").strip() != "0"
+
+
 def store_written() -> None:
     """After this replica changed the database store's state (an import, a restore, a switch):
     read the state row now, so that its next run shows the change even if the notification
     has not reached the listener yet (other replicas get it from the notification)."""
     if not os.environ.get("LAGEBILD_DB", "").strip() or os.environ.get("LAGEBILD_DATA", "").strip():
         return
-    if os.environ.get("LAGEBILD_DB_LISTEN", "1").strip() == "0":
+    if not _listens():
         return  # every rerun reads the row anyway
     from data.dbstore import database_url
     from ui import db
@@ -88,8 +94,8 @@ def _db_bundle(url: str) -> tuple[Source, str, DataBundle | None, Exception | No
     source = Source(Path(label.replace("/", "_")), "db", None, label)
     try:
         engine = db.connection(url).engine
-        if os.environ.get("LAGEBILD_DB_LISTEN", "1").strip() == "0":  # e.g. behind PgBouncer's
-            generation, active = read_state(engine)  # transaction pooling: ask at every rerun
+        if not _listens():
+            generation, active = read_state(engine)  # ask at every rerun
         else:
             generation, active = state_watcher(url, engine).state()  # type: ignore[attr-defined]
     except Exception as exc:  # unreachable database or no schema: an error page, not a crash
