@@ -483,6 +483,7 @@ var {{ this.get_name() }} = (function() {
     def __init__(self, features: list[dict], styles: Sequence[Mapping[str, Any]],
                  hover: Mapping[str, Any] | None = None, tip_prefix: str = "", tip_suffix: str = "",
                  hexagons: bool = False) -> None:
+        self._cells: tuple[list[str], list[tuple[str, int, int, str]], list[int], list[str]] | None = None
         super().__init__({"type": "FeatureCollection", "features": features}, control=False)
         self._name = "GeoJson"
         self.styles = [dict(s) for s in styles]
@@ -490,6 +491,36 @@ var {{ this.get_name() }} = (function() {
         self.tip_prefix = tip_prefix
         self.tip_suffix = tip_suffix
         self.hexagons = hexagons
+
+    @classmethod
+    def of_cells(cls, cells: Sequence[str], classes: Sequence[int], tips: Sequence[str],
+                 styles: Sequence[Mapping[str, Any]], **options: Any) -> _GeoLayer:
+        """A hexagon layer of H3 cells (their cached polygons), with class ``k`` and tooltip
+        ``t`` per cell. The browser gets the compact rows straight from these columns; the
+        GeoJSON features are made only when ``data`` is read (tests, exports of the tree)."""
+        if not len(cells) == len(classes) == len(tips):
+            raise ValueError(f"cells, classes and tips must have one entry per cell, got "
+                             f"{len(cells)}, {len(classes)} and {len(tips)}")
+        layer = cls([], styles, hexagons=True, **options)
+        ids = [str(c) for c in cells]
+        codes = [_cell_js(c) for c in ids]  # (an invalid cell id is a ValueError here)
+        layer._cells = (ids, codes, [int(k) for k in classes], list(tips))
+        layer._data = None
+        return layer
+
+    @property
+    def data(self) -> dict:
+        if self._data is None:  # a layer of_cells: its features on first read
+            cells, _, classes, tips = self._cells
+            self._data = {"type": "FeatureCollection", "features": [
+                {"type": "Feature", "id": c, "properties": {"k": k, "t": tip},
+                 "geometry": _hex_geometry(c)}
+                for c, k, tip in zip(cells, classes, tips, strict=True)]}
+        return self._data
+
+    @data.setter
+    def data(self, value: dict) -> None:
+        self._data = value
 
     def styles_js(self) -> str:
         return to_js(self.styles)
@@ -517,20 +548,42 @@ var {{ this.get_name() }} = (function() {
     def _encode_data(self) -> str:
         if not self.hexagons:
             return to_js(self.data)
-        rows = []
+        # The JSON text of ``{"hex": rows}`` written directly (what to_js of the row lists
+        # gives): a cell's id and vertex deltas are JSON once per cell (cached), a label
+        # once per distinct label; json.dumps of ~30 numbers per cell dominated a first visit.
+        parts = []
+        texts: dict[Any, str] = {}
         px = py = 0
+        if self._cells is not None and self._data is None:
+            _, codes, classes, tips = self._cells
+            for (cell_js, x0, y0, deltas), k, tip in zip(codes, classes, tips, strict=True):
+                tip_js = texts.get(tip)
+                if tip_js is None:
+                    tip_js = texts[tip] = to_js(tip)
+                parts.append(f"[{cell_js},{k},{tip_js},{x0 - px},{y0 - py}{deltas}]")
+                px, py = x0, y0
+            return '{"hex":[' + ",".join(parts) + "]}"
         for feature in self.data["features"]:
             props = feature["properties"]
-            if set(props) - {"k", "t"}:
+            if not props.keys() <= _HEX_PROPS:
                 raise ValueError(f"hexagon features carry only k and t, got {sorted(props)}")
             geometry, cell = feature["geometry"], feature["id"]
             if isinstance(cell, str) and geometry is _hex_geometry(cell):  # the cached cell polygon
-                x0, y0, deltas = _cell_code(cell)
+                cell_js, x0, y0, deltas = _cell_js(cell)
             else:
-                x0, y0, deltas = _ring_code(tuple(tuple(p) for p in geometry["coordinates"][0]))
-            rows.append([feature["id"], props["k"], props.get("t", ""), x0 - px, y0 - py, *deltas])
+                x0, y0, codes = _ring_code(tuple(tuple(p) for p in geometry["coordinates"][0]))
+                cell_js, deltas = to_js(cell), "".join(f",{d}" for d in codes)
+            k, tip = props["k"], props.get("t", "")
+            k_js = str(k) if type(k) is int else to_js(k)
+            tip_js = texts.get(tip)
+            if tip_js is None:
+                tip_js = texts[tip] = to_js(tip)
+            parts.append(f"[{cell_js},{k_js},{tip_js},{x0 - px},{y0 - py}{deltas}]")
             px, py = x0, y0
-        return to_js({"hex": rows})
+        return '{"hex":[' + ",".join(parts) + "]}"
+
+
+_HEX_PROPS = frozenset({"k", "t"})
 
 
 @lru_cache(maxsize=200_000)
@@ -659,6 +712,14 @@ def _hex_geometry(cell: str) -> dict:
 def _cell_code(cell: str) -> tuple[int, int, tuple[int, ...]]:
     """:func:`_ring_code` of an H3 cell's ring (what :func:`_hex_geometry` holds)."""
     return _ring_code(_hex_ring(str(cell)))
+
+
+@lru_cache(maxsize=200_000)
+def _cell_js(cell: str) -> tuple[str, int, int, str]:
+    """An H3 cell for the compact hexagon rows: its id as JSON, the first vertex of
+    :func:`_cell_code`, and the vertex deltas as JSON text, each after a comma."""
+    x0, y0, codes = _cell_code(cell)
+    return to_js(cell), x0, y0, "".join(f",{d}" for d in codes)
 
 
 def _point(lat: Any, lon: Any) -> dict | None:
@@ -975,16 +1036,12 @@ def add_cells(m: folium.Map, cells: pd.DataFrame, name: str, lang: str = "de", p
     styles = [{"fillColor": c, "color": c, "weight": 0.6, "opacity": 0.9, "fillOpacity": 0.65}
               for c in colors]
     labels = _labels(values, lang, digits)
-    features = [
-        {"type": "Feature", "id": str(cell), "properties": {"k": int(cls), "t": label},
-         "geometry": _hex_geometry(str(cell))}
-        for cell, label, cls in zip(ids, labels, classes, strict=True)
-    ]
     title = legend_title if legend_title is not None else name
     group = _group(m, name, show)
-    _GeoLayer(features, styles, hover={"weight": 2.5, "color": "#000000"},
-              tip_prefix=f"<b>{esc(title)}</b><br>", tip_suffix=f" {esc(unit)}" if unit else "",
-              hexagons=True).add_to(group)
+    _GeoLayer.of_cells(ids.tolist(), classes.tolist(), labels, styles,
+                       hover={"weight": 2.5, "color": "#000000"},
+                       tip_prefix=f"<b>{esc(title)}</b><br>",
+                       tip_suffix=f" {esc(unit)}" if unit else "").add_to(group)
     if breaks.size:
         labels = _class_labels(breaks, lang, digits, _integral(values))
         legend_name = f"{title} ({unit})" if unit else title

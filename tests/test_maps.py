@@ -332,6 +332,57 @@ def test_folium_elements_render_as_branca_does_but_once(bounds, monkeypatch) -> 
     assert page("Gruppe") == ours
 
 
+def _reference_hex_rows(features: list[dict]) -> str:
+    """The compact hexagon rows as plain ``to_js`` of lists (the encoding before it wrote the
+    JSON text itself)."""
+    rows, px, py = [], 0, 0
+    for feature in features:
+        ring = tuple(tuple(p) for p in feature["geometry"]["coordinates"][0])
+        xy = np.rint(np.asarray(ring[:-1], dtype="float64") * 1e5).astype(np.int64)
+        x0, y0 = int(xy[0, 0]), int(xy[0, 1])
+        deltas = np.diff(xy, axis=0).ravel().tolist()
+        props = feature["properties"]
+        rows.append([feature["id"], props["k"], props.get("t", ""), x0 - px, y0 - py, *deltas])
+        px, py = x0, y0
+    return maps.to_js({"hex": rows})
+
+
+@pytest.mark.parametrize("labels", [
+    ["1", "2", "1"],  # repeated labels
+    ["<b>x</b>", "a\u2028b", "Bürger & \"Ämter\""],  # script-unsafe, line separators, quotes
+    ["", "12.345,6", "\\"],
+])
+def test_compact_hexagons_are_the_json_of_their_rows(labels):
+    """The hexagon rows written as text are exactly the JSON of the rows: cached cell
+    polygons, own rings, integer and other ids and classes, unsafe and repeated labels."""
+    cells = list(make_cells(len(labels) + 2)["h3"])
+    features = [{"type": "Feature", "id": c, "properties": {"k": i % 3, "t": label},
+                 "geometry": maps._hex_geometry(c)}
+                for i, (c, label) in enumerate(zip(cells[:len(labels)], labels, strict=True))]
+    own = [[x + 0.003, y - 0.001] for x, y in maps._hex_geometry(cells[-1])["coordinates"][0]]
+    features.append({"type": "Feature", "id": 7, "properties": {"k": 1.5},
+                     "geometry": {"type": "Polygon", "coordinates": [own]}})
+    features.append({"type": "Feature", "id": cells[-2], "properties": {"k": 0, "t": labels[0]},
+                     "geometry": maps._hex_geometry(cells[-2])})
+    layer = maps._GeoLayer(features, [{"color": "#000000"}], hexagons=True)
+    assert layer.data_js() == _reference_hex_rows(features)
+    assert "<" not in layer.data_js() and "\u2028" not in layer.data_js()
+
+
+def test_compact_hexagons_of_a_real_layer_are_the_json_of_their_rows(bounds):
+    m = maps.base_map(bounds, tiles="none")
+    layer = geo_layers(maps.add_cells(m, make_cells(200), "Zellen"))[0]
+    assert layer.data_js() == _reference_hex_rows(layer.data["features"])
+
+
+def test_compact_hexagons_reject_other_properties():
+    cell = make_cells(1)["h3"][0]
+    layer = maps._GeoLayer([{"type": "Feature", "id": cell, "properties": {"k": 0, "p": "x"},
+                             "geometry": maps._hex_geometry(cell)}], [{}], hexagons=True)
+    with pytest.raises(ValueError, match=r"only k and t, got \['k', 'p'\]"):
+        layer.data_js()
+
+
 def test_compact_hexagons_encode_the_geometry_a_feature_carries():
     """A feature's own ring is sent, also when its id names a cell whose polygon is cached
     (the cached code is used only for the very polygon object it was made from)."""
