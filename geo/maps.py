@@ -1093,19 +1093,23 @@ def _class_layer(m: folium.Map, cells: pd.DataFrame, classes: Sequence[str], col
         drawn = np.sort(drawn[np.argsort(-strength, kind="stable")[:max_cells]])
     styles = [{"fillColor": colors[c], "color": "#333333", "weight": 0.6, "opacity": 0.8,
                "fillOpacity": 0.7} for c in classes]
-    records = cells.iloc[drawn].to_dict("records")
-    features = []
-    for rec, c in zip(records, cls[drawn], strict=True):
-        tip = esc(t(f"{label_prefix}{c}", lang))
-        if not _blank(rec.get("count")):
-            tip += f"<br>{esc(t('map.hot.count', lang))}: {esc(fmt_number(float(rec['count']), lang))}"
-        if not _blank(rec.get("z")):
-            tip += f"<br>z = {esc(fmt_number(float(rec['z']), lang, 2))}"
-        features.append({"type": "Feature", "id": str(rec["h3"]),
-                         "properties": {"k": list(classes).index(c), "t": tip},
-                         "geometry": _hex_geometry(str(rec["h3"]))})
+    def column(name: str) -> list:
+        return cells[name].to_numpy()[drawn].tolist() if name in cells.columns else [None] * drawn.size
+
+    class_tip = {c: esc(t(f"{label_prefix}{c}", lang)) for c in classes}
+    class_k = {c: k for k, c in enumerate(classes)}
+    count_label = t("map.hot.count", lang)
+    tips: list[str] = []
+    for c, n, z in zip(cls[drawn].tolist(), column("count"), column("z"), strict=True):
+        tip = class_tip[c]
+        if not _blank(n):
+            tip += f"<br>{esc(count_label)}: {esc(fmt_number(float(n), lang))}"
+        if not _blank(z):
+            tip += f"<br>z = {esc(fmt_number(float(z), lang, 2))}"
+        tips.append(tip)
     group = _group(m, t(layer_key, lang), show)
-    _GeoLayer(features, styles, hover={"weight": 2.5, "color": "#000000"}, hexagons=True).add_to(group)
+    _GeoLayer.of_cells(column("h3"), [class_k[c] for c in cls[drawn].tolist()], tips, styles,
+                       hover={"weight": 2.5, "color": "#000000"}).add_to(group)
     rows = [(_swatch(colors[c]), t(f"{label_prefix}{c}", lang)) for c in classes]
     group.add_child(_Legend(_legend_html(t(legend_key, lang), rows)))
     return group

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from base.i18n import fmt_number, t
 from data import generator
 from geo import maps
 
@@ -411,6 +412,22 @@ def test_hotspot_none_is_not_drawn_and_classes_are_styled(bounds):
     for feature in maps.layer_features(group):
         cls = cells.set_index("h3").loc[feature["id"], "cls"]
         assert layer.styles[feature["properties"]["k"]]["fillColor"] == maps.HOTSPOT_COLORS[cls]
+
+
+def test_hotspot_tooltips_name_class_count_and_z_when_known(bounds):
+    cells = make_hotspots(7).assign(z=[2.5, np.nan, -1.96, 3.0, None, 1.0, 0.0])
+    cells.loc[1, "count"] = np.nan
+    cells.loc[2, "cls"] = "hot99"
+    m = maps.base_map(bounds, tiles="none")
+    tips = {f["id"]: f["properties"]["t"] for f in maps.layer_features(maps.add_hotspots(m, cells, "de"))}
+    for rec in cells[cells["cls"] != "none"].to_dict("records"):
+        expected = maps.esc(t(f"map.hot.{rec['cls']}", "de"))
+        if not pd.isna(rec["count"]):
+            expected += f"<br>{t('map.hot.count', 'de')}: {maps.esc(fmt_number(rec['count'], 'de'))}"
+        if not pd.isna(rec["z"]):
+            expected += f"<br>z = {fmt_number(rec['z'], 'de', 2)}"
+        assert tips.pop(rec["h3"]) == expected
+    assert not tips
 
 
 def test_offices_popup_and_icons(bounds, offices):
