@@ -45,22 +45,43 @@ def main_categories(complaint_categories: pd.DataFrame | None, n_cells: int, top
     cell = complaint_categories["cell"].to_numpy().astype(np.int64)
     count = complaint_categories["count"].to_numpy().astype(np.float64)
     keep = (cell >= 0) & (cell < n_cells) & (count > 0)
+    keep &= complaint_categories["category"].notna().to_numpy()  # no category: not counted
     if cells is not None:
         wanted = np.zeros(n_cells, dtype=bool)
         wanted[np.asarray(cells, dtype=np.int64)] = True
         keep &= wanted[np.clip(cell, 0, max(n_cells - 1, 0))]
     if not keep.any():
         return out
-    frame = pd.DataFrame({"cell": cell[keep],
-                          "category": complaint_categories["category"].astype(str).to_numpy()[keep],
-                          "count": count[keep]})
-    frame = frame.groupby(["cell", "category"], as_index=False, sort=False)["count"].sum()
-    frame = frame.sort_values(["cell", "count", "category"], ascending=[True, False, True],
-                              kind="stable")
-    frame = frame.groupby("cell", sort=False).head(top)
-    joined = frame.groupby("cell", sort=False)["category"].agg(",".join)
-    out[joined.index.to_numpy()] = joined.to_numpy()
+    names, codes = _category_codes(complaint_categories["category"], keep)
+    n_names = max(len(names), 1)
+    # sum by (cell, category); then per cell: count descending, ties by category (names are
+    # sorted, so code order is their order), the first ``top``
+    keys, inverse = np.unique(cell[keep] * n_names + codes, return_inverse=True)
+    sums = np.bincount(inverse, weights=count[keep], minlength=len(keys))
+    g_cell, g_code = keys // n_names, keys % n_names
+    order = np.lexsort((g_code, -sums, g_cell))
+    g_cell, g_code = g_cell[order], g_code[order]
+    at = np.arange(len(g_cell))
+    starts = np.maximum.accumulate(np.where(np.r_[True, g_cell[1:] != g_cell[:-1]], at, 0))
+    first = (at - starts) < top
+    joined: dict[int, list[str]] = {}
+    for c, k in zip(g_cell[first].tolist(), g_code[first].tolist(), strict=True):
+        joined.setdefault(c, []).append(names[k])
+    for c, parts in joined.items():
+        out[c] = ",".join(parts)
     return out
+
+
+def _category_codes(column: pd.Series, keep: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The kept rows' categories as text: the distinct texts (sorted) and each row's position
+    among them (a categorical column is converted per category, not per row)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        labels = np.asarray([str(c) for c in column.cat.categories], dtype=object)
+        raw = column.cat.codes.to_numpy().astype(np.int64)[keep]
+    else:
+        labels, raw = np.unique(column.astype(str).to_numpy()[keep].astype(object), return_inverse=True)
+    names, remap = np.unique(labels, return_inverse=True)
+    return names.tolist(), remap.reshape(-1)[raw.reshape(-1)]
 
 
 def presence_gap(hotspots: pd.DataFrame, presence_minutes: np.ndarray, index: CellIndex,
@@ -98,17 +119,24 @@ def presence_gap(hotspots: pd.DataFrame, presence_minutes: np.ndarray, index: Ce
     district = np.asarray(index.district, dtype=object)
     hot = np.isin(cls, GAP_CLASSES) & pd.notna(district)
     codes = np.flatnonzero(hot)
-    selected: list[int] = []
-    if codes.size:
-        frame = pd.DataFrame({"cell": codes, "district": district[codes].astype(str),
-                              "presence": presence[codes]})
-        limit = frame.groupby("district")["presence"].transform("quantile", 1 / 3)
-        selected = frame.loc[frame["presence"] <= limit + 1e-9, "cell"].tolist()
-    cells = np.asarray(selected, dtype=np.int64)
+    cells = codes[:0]
+    if codes.size:  # per district: presence at or below its 1/3 quantile (linear)
+        names, which = np.unique(district[codes].astype(str), return_inverse=True)
+        pres = presence[codes]
+        limit = np.array([np.quantile(pres[which == i], 1 / 3) for i in range(len(names))])
+        cells = codes[pres <= limit[which] + 1e-9]
+    cells = cells.astype(np.int64)
     complaints = hotspots["count"].to_numpy()[cells]
+    h3_ids = index.cells[cells]
+    # ranked: complaints descending (missing last), presence ascending, H3 id ascending
+    h3_rank = np.unique(h3_ids.astype(str), return_inverse=True)[1].reshape(-1)
+    neg = -np.asarray(complaints, dtype=np.float64)
+    order = np.lexsort((h3_rank, presence[cells], neg))
+    cells, complaints, h3_ids = cells[order], complaints[order], h3_ids[order]
     out = pd.DataFrame({
+        "rank": np.arange(1, len(cells) + 1, dtype=np.int64),
         "district_id": district[cells],
-        "h3": index.cells[cells],
+        "h3": h3_ids,
         "cell": cells.astype(np.int32),
         "cls": cls[cells],
         "complaints": complaints,
@@ -117,7 +145,4 @@ def presence_gap(hotspots: pd.DataFrame, presence_minutes: np.ndarray, index: Ce
         "lat": index.lat[cells],
         "lon": index.lon[cells],
     })
-    out = out.sort_values(["complaints", "presence_minutes", "h3"], ascending=[False, True, True],
-                          kind="stable").reset_index(drop=True)
-    out.insert(0, "rank", np.arange(1, len(out) + 1, dtype=np.int64))
     return out[GAP_COLUMNS]
