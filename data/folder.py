@@ -119,10 +119,38 @@ class DataBundle:
 
     def category_labels(self, lang: str) -> dict[str, str]:
         """category -> its label in ``lang`` ("de"/"en"; English falls back to German)."""
-        cats = self.frames["categories"]
-        col = "label_en" if lang == "en" else "label_de"
-        labels = cats[col].where(cats[col].notna(), cats["label_de"])
-        return dict(zip(cats["category"], labels, strict=True))
+        key = ("category_labels", lang == "en")
+        if key not in self._cache:
+            cats = self.frames["categories"]
+            col = "label_en" if lang == "en" else "label_de"
+            labels = cats[col].where(cats[col].notna(), cats["label_de"])
+            self._cache[key] = dict(zip(cats["category"], labels, strict=True))
+        return dict(self._cache[key])
+
+    def district_centres(self) -> pd.DataFrame:
+        """district_id, name, lat, lon of a point inside each district (its centroid when that
+        lies inside, else a point on its surface); computed once."""
+        if "district_centres" not in self._cache:
+            d = self["districts"]
+            geoms = d["geometry"].to_numpy()
+            centroids = shapely.centroid(geoms)
+            centres = np.where(shapely.contains(geoms, centroids), centroids,
+                               shapely.point_on_surface(geoms))
+            self._cache["district_centres"] = pd.DataFrame({
+                "district_id": d["district_id"].to_numpy(), "name": d["name"].to_numpy(),
+                "lat": shapely.get_y(centres), "lon": shapely.get_x(centres)})
+        return self._cache["district_centres"].copy()
+
+    def district_bounds(self, districts: tuple[str, ...] = ()) -> tuple[float, float, float, float]:
+        """(min lon, min lat, max lon, max lat) of the districts (all: empty); once per set."""
+        key = ("district_bounds", tuple(districts))
+        if key not in self._cache:
+            d = self["districts"]
+            if districts:
+                d = d[d["district_id"].isin(districts)]
+            xmin, ymin, xmax, ymax = shapely.total_bounds(d["geometry"].to_numpy())
+            self._cache[key] = (float(xmin), float(ymin), float(xmax), float(ymax))
+        return self._cache[key]
 
     def quarters(self) -> list[int]:
         """Quarter ordinals that hold complaints or patrols, ascending (computed once)."""

@@ -10,7 +10,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-import shapely
 
 from base.i18n import fmt_date, fmt_datetime, fmt_number, register, t
 from data import tablesums
@@ -261,11 +260,7 @@ def _district_layer_frame(bundle: DataBundle, table: pd.DataFrame, metric: str, 
 
 
 def _bounds(bundle: DataBundle, f: Filters) -> tuple[float, float, float, float]:
-    d = bundle["districts"]
-    if f.districts:
-        d = d[d["district_id"].isin(f.districts)]
-    xmin, ymin, xmax, ymax = shapely.total_bounds(d["geometry"].to_numpy())
-    return (float(xmin), float(ymin), float(xmax), float(ymax))
+    return bundle.district_bounds(f.districts)
 
 
 def overview_map(bundle: DataBundle, model: SpatialModel, f: Filters, lang: str, tiles: str):
@@ -286,14 +281,10 @@ def complaint_cells(bundle: DataBundle, model: SpatialModel, f: Filters) -> pd.D
 
 def incidents_by_district(bundle: DataBundle, f: Filters) -> pd.DataFrame:
     counts = incidents_per_district(bundle, f)
-    d = bundle["districts"]
-    geoms = d["geometry"].to_numpy()
-    centroids = shapely.centroid(geoms)
-    centres = np.where(shapely.contains(geoms, centroids), centroids,
-                       shapely.point_on_surface(geoms))
-    out = pd.DataFrame({"district_id": d["district_id"], "name": d["name"],
-                        "lat": shapely.get_y(centres), "lon": shapely.get_x(centres)})
-    out["count"] = out["district_id"].map(counts).fillna(0).astype(int)
+    out = bundle.district_centres()
+    lookup = dict(zip(counts.index.tolist(), counts.tolist(), strict=True))
+    count = np.array([lookup.get(d, np.nan) for d in out["district_id"].tolist()], dtype="float64")
+    out["count"] = np.nan_to_num(count, nan=0.0).astype(int)
     return out[out["count"] > 0].reset_index(drop=True)
 
 
