@@ -46,7 +46,9 @@ that served it (nginx names it in a response header the bench adds) and the phas
 run it started in (``two replicas``, ``import`` running, ``after import``, ``after kill``):
 ``p95_by_phase``, ``p95_by_kind``, ``p95_tail_by_phase`` (where the slowest 5 % fell),
 ``runs_by_replica`` and ``cpu_ms_per_own_run`` (a replica's CPU over the runs it served),
-the mean runs in flight per replica and phase, and ``failover_parts`` (kill to closed
+the mean runs in flight per replica and phase, the cores each part of the deployment used
+per phase (``cores_used_by_phase``: CPU seconds / wall seconds from the once-a-second CPU
+samples; a replica near 1.0 is limited by its interpreter lock), and ``failover_parts`` (kill to closed
 socket, the frontend's reconnect wait, health pings, WebSocket handshake, first run).
 """
 
@@ -128,6 +130,7 @@ class CpuMeter:
         self.postmaster = postmaster
         self.first: dict[str, float] = {}
         self.last: dict[str, float] = {}
+        self.timeline: list[tuple[float, dict[str, float]]] = []  # (monotonic time, CPU so far)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -153,6 +156,18 @@ class CpuMeter:
             for name, v in self.sample().items():
                 if v > 0 or name not in self.last:  # a dead replica reads 0: keep its last value
                     self.last[name] = v
+            self.timeline.append((time.monotonic(), dict(self.last)))
+
+    def used(self, a: float, b: float) -> dict[str, float]:
+        """Cores each part used on average between the samples nearest to ``a`` and ``b``
+        (CPU seconds / wall seconds; 1.0 = one core busy all the time)."""
+        if len(self.timeline) < 2:
+            return {}
+        t_a, at_a = min(self.timeline, key=lambda s: abs(s[0] - a))
+        t_b, at_b = min(self.timeline, key=lambda s: abs(s[0] - b))
+        if t_b - t_a < 1.0:
+            return {}
+        return {k: round((at_b[k] - at_a.get(k, 0.0)) / (t_b - t_a), 2) for k in at_b}
 
     def start(self) -> CpuMeter:
         self.first = self.last = self.sample()
@@ -437,9 +452,9 @@ def pct(values: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def breakdown(load: Load, t_end: float) -> dict:
+def breakdown(load: Load, t_end: float, meter: CpuMeter | None = None) -> dict:
     """Where the rerun times come from: by phase of the run and kind of script run, per
-    replica (runs, time in flight), and the parts of each failover."""
+    replica (runs, time in flight, cores used), and the parts of each failover."""
     recs = load.records
     kill = load.kill_time if load.kill_time is not None else t_end
 
@@ -470,6 +485,8 @@ def breakdown(load: Load, t_end: float) -> dict:
                 for rep in sorted({r["replica"] for r in rows}) if rep}
         entry["in_flight"] = {f"replica_{rep.rsplit(':', 1)[-1]}": round(v / max(b - a, 1e-9), 1)
                               for rep, v in busy.items()}
+        if meter is not None:  # is a replica's one core the limit (≈ 1.0), or something else?
+            entry["cores_used"] = meter.used(a, b)
         out["phases"][ph] = entry
     reruns = [r["t1"] - r["t0"] for r in recs if r["kind"] in RERUNS]
     slow = pct(reruns, 0.95)
@@ -623,12 +640,13 @@ def main(argv: list[str] | None = None) -> int:
               f"showed the old version (latest started {max(stale, default=0):.2f} s after it)")
         print(f"failover: {len(load.failovers)} users moved, worst {max(load.failovers, default=0):.2f} s, "
               f"same view: {load.failover_views_ok}")
-        parts = breakdown(load, t_end)
+        parts = breakdown(load, t_end, meter)
         print("where the rerun times come from (p50 / p95 s; runs in flight = mean concurrent runs):")
         for ph, e in parts["phases"].items():
             kinds = ", ".join(f"{k} {n}× {a:.2f}/{b:.2f}" for k, (n, a, b) in e["kinds"].items())
             print(f"  {ph:13s} {e['wall_s']:6.1f} s wall: {e['reruns']} reruns p50 {e['p50_s']} "
-                  f"p95 {e['p95_s']}; {kinds}; in flight {e['in_flight']}")
+                  f"p95 {e['p95_s']}; {kinds}; in flight {e['in_flight']}; cores used "
+                  f"{e.get('cores_used')}")
         print("  by kind:", {k: (v["runs"], v["p50_s"], v["p95_s"], v["mb_p50"])
                              for k, v in parts["kinds"].items()}, "(runs, p50 s, p95 s, MB p50)")
         print("  reruns at or above the p95, by phase:", parts.get("p95_tail_by_phase"))
@@ -664,6 +682,7 @@ def main(argv: list[str] | None = None) -> int:
             "rerun_mb_p50": round(mb, 3),
             "import_stale_reruns": len(stale), "import_seen_s": round(max(stale, default=0.0), 3),
             "p95_by_phase": {ph: e["p95_s"] for ph, e in parts["phases"].items()},
+            "cores_used_by_phase": {ph: e.get("cores_used") for ph, e in parts["phases"].items()},
             "p95_by_kind": {k: v["p95_s"] for k, v in parts["kinds"].items()},
             "p95_tail_by_phase": parts.get("p95_tail_by_phase"),
             "runs_by_replica": parts["replicas"], "cpu_ms_per_own_run": own,

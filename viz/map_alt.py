@@ -122,44 +122,57 @@ HOT_CLASSES = ("hot99", "hot95", "hot90")
 
 def hotspot_part(cells: pd.DataFrame, district_names: dict[str, str], lang: str
                  ) -> tuple[str, tuple[tuple[str, pd.DataFrame], ...]]:
-    """``cells``: h3, district_id, cls, count; optional z, lat, lon."""
-    cls_all = cells["cls"].astype(str).to_numpy()
-    shown = cls_all != "none"  # (only classified cells are named)
+    """``cells``: h3, district_id, cls, count; optional z, lat, lon.
+
+    Counted and ranked on numpy arrays (small pandas operations on text columns cost tens of
+    microseconds each, and this runs at every first view of a filter state)."""
+    cls_all = cells["cls"].to_numpy(dtype=object).astype(str)
+    shown = np.flatnonzero(cls_all != "none")  # (only classified cells are named)
     cls = cls_all[shown]
     hot = np.isin(cls, HOT_CLASSES)
     if not hot.any():
         return t("malt.no_hot", lang), ()
-    ids = cells["district_id"].to_numpy()[shown]
-    names = pd.Series([district_names.get(d, d) for d in ids.tolist()], name="district_id", dtype=object)
-    by = crosstab(names, pd.Series(cls, name="cls", dtype=object))
-    order = [c for c in maps.HOTSPOT_CLASSES if c in by.columns]
-    by = by[order].rename(columns={c: t(f"map.hot.{c}", lang) for c in order})
+    names = np.array([district_names.get(d, d) for d in cells["district_id"].to_numpy(dtype=object)[shown]],
+                     dtype=object)
+    # hot and cold cells per district (rows: names sorted; columns: the classes present)
+    row_names, row = np.unique(names.astype(str), return_inverse=True)
+    order = [c for c in maps.HOTSPOT_CLASSES if (cls == c).any()]
+    col = np.array([order.index(c) for c in cls.tolist()], dtype=np.int64)
+    counts = np.zeros((len(row_names), len(order)), dtype=np.int64)
+    np.add.at(counts, (row.reshape(-1), col), 1)
+    by = pd.DataFrame(counts, index=pd.Index(row_names.astype(object), name="district_id"),
+                      columns=pd.Index(order, name="cls"))
+    by = by.rename(columns={c: t(f"map.hot.{c}", lang) for c in order})
     by = by.sort_values(by.columns[0], ascending=False).reset_index()
     by = by.rename(columns={by.columns[0]: t("col.district", lang)})
     kinds, numbers = np.unique(cls, return_counts=True)
-    counts = dict.fromkeys(maps.HOTSPOT_CLASSES, 0) | dict(zip(kinds.tolist(), numbers.tolist(), strict=True))
-    where = names[hot].value_counts()
-    cold = sum(counts.get(c, 0) for c in ("cold90", "cold95", "cold99"))
-    text = t("malt.hot", lang, hot=int(hot.sum()), h99=counts["hot99"], h95=counts["hot95"],
-             h90=counts["hot90"], where=f"{where.index[0]} ({where.iloc[0]})", cold=cold)
-    rows = np.flatnonzero(shown)[hot]
-    strongest = cells.iloc[rows].assign(_rank=[HOT_CLASSES.index(c) for c in cls[hot].tolist()])
-    sort = ["_rank", "z"] if "z" in cells.columns else ["_rank", "count"]
-    strongest = strongest.sort_values(sort, ascending=[True, False]).head(TOP_CELLS)
+    per_class = dict.fromkeys(maps.HOTSPOT_CLASSES, 0) | dict(zip(kinds.tolist(), numbers.tolist(),
+                                                                  strict=True))
+    where = pd.Series(names[hot], dtype=object).value_counts()
+    cold = sum(per_class.get(c, 0) for c in ("cold90", "cold95", "cold99"))
+    text = t("malt.hot", lang, hot=int(hot.sum()), h99=per_class["hot99"], h95=per_class["hot95"],
+             h90=per_class["hot90"], where=f"{where.index[0]} ({where.iloc[0]})", cold=cold)
+    # the strongest hot cells: by class, then z (or count) descending, missing last; stable
+    rows = shown[hot]
+    rank = np.array([HOT_CLASSES.index(c) for c in cls[hot].tolist()], dtype=np.int64)
+    second = "z" if "z" in cells.columns else "count"
+    strength = cells[second].to_numpy(dtype=np.float64, na_value=np.nan)[rows]
+    top_rows = rows[np.lexsort((-strength, rank))[:TOP_CELLS]]
+    labels = {c: t(f"map.hot.{c}", lang) for c in HOT_CLASSES}
     top = pd.DataFrame({
-        t("malt.class", lang): strongest["cls"].map(lambda c: t(f"map.hot.{c}", lang)),
-        t("col.district", lang): strongest["district_id"].map(lambda d: district_names.get(d, d)),
-        t("col.complaints", lang): strongest["count"],
+        t("malt.class", lang): [labels[c] for c in cls_all[top_rows].tolist()],
+        t("col.district", lang): [district_names.get(d, d)
+                                  for d in cells["district_id"].to_numpy(dtype=object)[top_rows].tolist()],
+        t("col.complaints", lang): cells["count"].to_numpy()[top_rows],
     })
-    if "z" in strongest.columns:
-        top[t("malt.z", lang)] = strongest["z"].round(2)
-    for col, key in (("lat", "col.lat"), ("lon", "col.lon")):
-        if col in strongest.columns:
-            top[t(key, lang)] = strongest[col].round(5)
-    top[t("col.cell", lang)] = strongest["h3"]
+    if "z" in cells.columns:
+        top[t("malt.z", lang)] = cells["z"].to_numpy()[top_rows].round(2)
+    for c, key in (("lat", "col.lat"), ("lon", "col.lon")):
+        if c in cells.columns:
+            top[t(key, lang)] = cells[c].to_numpy()[top_rows].round(5)
+    top[t("col.cell", lang)] = cells["h3"].to_numpy()[top_rows]
     return text, ((t("malt.t.hot_by_district", lang), by),
-                  (t("malt.t.hot_top", lang, n=len(top)), top.reset_index(drop=True)))
-
+                  (t("malt.t.hot_top", lang, n=len(top)), top))
 
 
 def gap_part(gaps: pd.DataFrame, lang: str) -> tuple[str, tuple[str, pd.DataFrame]] | tuple[str, None]:
