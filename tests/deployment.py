@@ -33,8 +33,8 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 #: collector still runs, and bench/load.py checks RSS over 500 sessions).
 SERVER_OPTIONS = ("--runner.postScriptGC", "false")
 #: The environment the systemd unit sets for every replica (``Environment=``), kept equal by
-#: tests/test_deploy_options.py (none at present; e.g. LAGEBILD_MAX_RUNS, ui/admission.py).
-SERVER_ENV: dict[str, str] = {}
+#: tests/test_deploy_options.py: first runs of sessions one at a time (ui/admission.py).
+SERVER_ENV: dict[str, str] = {"LAGEBILD_MAX_FIRST_RUNS": "1"}
 
 
 def rss_mb(pid: int) -> float:

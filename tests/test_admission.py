@@ -7,7 +7,8 @@ import threading
 
 import pytest
 
-from ui.admission import ENV, Slots, limit_from
+from ui import admission
+from ui.admission import ENV, FIRST_ENV, Slots, limit_from
 
 
 @pytest.mark.parametrize(("raw", "limit"), [
@@ -22,6 +23,51 @@ def test_limit_from_environment(raw, limit) -> None:
 def test_invalid_limit_is_rejected_with_the_value(raw) -> None:
     with pytest.raises(ValueError, match=f"{ENV}.*{raw!r}"):
         limit_from({ENV: raw})
+    with pytest.raises(ValueError, match=f"{FIRST_ENV}.*{raw!r}"):
+        limit_from({FIRST_ENV: raw}, FIRST_ENV)
+
+
+def test_first_run_limit_is_its_own_setting() -> None:
+    env = {ENV: "3", FIRST_ENV: "1"}
+    assert (limit_from(env), limit_from(env, FIRST_ENV)) == (3, 1)
+    assert limit_from({ENV: "3"}, FIRST_ENV) is None
+
+
+class _Counting(Slots):
+    """Slots that count how many runs entered them."""
+
+    def __init__(self, limit: int | None) -> None:
+        super().__init__(limit)
+        self.entered = 0
+
+    def slot(self):
+        self.entered += 1
+        return super().slot()
+
+
+def test_only_a_sessions_first_run_queues_for_the_first_run_slots(monkeypatch) -> None:
+    """dashboard.py: the first run of a session on this process takes a first-run slot (a
+    new user, or one moved here from a dead replica); its later runs do not."""
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    dashboard = str(Path(__file__).resolve().parent.parent / "dashboard.py")
+    first, every = _Counting(1), _Counting(None)
+    monkeypatch.setattr(admission, "_first", first)
+    monkeypatch.setattr(admission, "_slots", every)
+    at = AppTest.from_file(dashboard, default_timeout=120)
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert (first.entered, every.entered) == (1, 1)
+    at.run()  # a rerun of the same session
+    at.switch_page("pages/lagebild.py")
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert (first.entered, every.entered) == (1, 3)
+    AppTest.from_file(dashboard, default_timeout=120).run()  # another session
+    assert (first.entered, every.entered) == (2, 4)
+    assert first.active == every.active == 0  # every slot given back
 
 
 def test_slots_need_a_positive_limit() -> None:

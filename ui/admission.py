@@ -12,6 +12,15 @@ under load on the shared development machine a limit of 2 or 3 showed no gain th
 out of the noise; see the README's load figures). A run that waits for something slow (an
 export rendered by Chromium, an import on the Daten page) gives its slot back meanwhile
 (:meth:`Slots.released`), so one long task never holds up the replica's other users.
+
+``LAGEBILD_MAX_FIRST_RUNS`` limits only the first run of each session on the process
+(``dashboard.py`` knows it by a session-state marker): a new user, or a user whose replica
+died and whose browser reconnected here. These runs are the expensive ones (a fresh session,
+often a filter state this replica has not drawn) and they come in bursts: 20 users moved by
+a failover at once, 40 users opening the app at 8 o'clock. Queued one at a time in arrival
+order, a burst no longer slows the reruns of the users already working on the replica; the
+queued users wait about as long as they would have sharing the interpreter. The systemd
+unit sets 1 (``bench/load.py``: rerun p95 0.98–1.47 s without it, 0.36–0.44 s with it).
 """
 
 from __future__ import annotations
@@ -22,19 +31,20 @@ import threading
 from collections.abc import Iterator, Mapping
 
 ENV = "LAGEBILD_MAX_RUNS"
+FIRST_ENV = "LAGEBILD_MAX_FIRST_RUNS"
 
 
-def limit_from(env: Mapping[str, str]) -> int | None:
+def limit_from(env: Mapping[str, str], name: str = ENV) -> int | None:
     """The configured limit, None for none; a value that is not a whole number >= 0 is an error."""
-    raw = env.get(ENV, "").strip()
+    raw = env.get(name, "").strip()
     if not raw:
         return None
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError(f"{ENV} must be a whole number >= 0 (0 = no limit), got {raw!r}") from None
+        raise ValueError(f"{name} must be a whole number >= 0 (0 = no limit), got {raw!r}") from None
     if value < 0:
-        raise ValueError(f"{ENV} must be a whole number >= 0 (0 = no limit), got {raw!r}")
+        raise ValueError(f"{name} must be a whole number >= 0 (0 = no limit), got {raw!r}")
     return value or None
 
 
@@ -102,6 +112,7 @@ class Slots:
 
 
 _slots: Slots | None = None
+_first: Slots | None = None
 _slots_lock = threading.Lock()
 
 
@@ -112,3 +123,12 @@ def slots() -> Slots:
         if _slots is None:
             _slots = Slots(limit_from(os.environ))
         return _slots
+
+
+def first_slots() -> Slots:
+    """The slots for the first run of a session on this process (``LAGEBILD_MAX_FIRST_RUNS``)."""
+    global _first
+    with _slots_lock:
+        if _first is None:
+            _first = Slots(limit_from(os.environ, FIRST_ENV))
+        return _first
