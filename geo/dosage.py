@@ -401,6 +401,25 @@ def presence_by_quarter(cube: pd.DataFrame, index: CellIndex, quarters: Sequence
     return flat.reshape(len(qs), n) / 60.0
 
 
+def district_hours(cube: pd.DataFrame, index: CellIndex, district_ids: np.ndarray, *, quarters=None,
+                   weekdays=None, hours=None) -> np.ndarray:
+    """Patrol hours as (len(district_ids), 3) (kinds kod, joint, police) by the district of each
+    ping's cell, for a filter (the hours columns of :func:`district_presence`, without its frame;
+    :func:`geo.sums.district_hours` answers the filters it covers from pre-summed rows)."""
+    mask = _base_mask(cube, index, quarters=quarters, weekdays=weekdays, hours=hours, districts=None)
+    cells = cube["cell"].to_numpy()
+    mask &= cells >= 0
+    cell_district = pd.Index(np.asarray(district_ids, dtype=object).astype(str)).get_indexer(
+        index.district.astype(str))
+    row_district = cell_district[cells[mask]]
+    kind_codes = cube["kind"].cat.codes.to_numpy()[mask].astype(np.int64)
+    ok = row_district >= 0
+    nd = len(district_ids)
+    key = row_district[ok] * 3 + kind_codes[ok]
+    return np.bincount(key, weights=cube["seconds"].to_numpy()[mask][ok],
+                       minlength=nd * 3).reshape(nd, 3) / 3600.0
+
+
 def district_presence(cube: pd.DataFrame, index: CellIndex, districts: pd.DataFrame, *,
                       by_quarter: bool = False, quarters=None, kinds=None, weekdays=None,
                       hours=None, district_ids=None) -> pd.DataFrame:

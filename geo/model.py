@@ -173,24 +173,14 @@ def presence_cells(model: SpatialModel, f: Filters) -> pd.DataFrame:
 def district_hours(model: SpatialModel, f: Filters) -> pd.DataFrame:
     """Patrol hours per district and kind: district_id, kod, joint, police (0 for unselected)."""
     ids = model.districts["district_id"].astype(str).to_numpy()
-    fast = sums.district_hours(model.presence_cube, model.index, ids, **_common(f))
-    if fast is not None:  # (cells belong to one district each: the district filter selects rows)
-        selected = f.patrol_kinds()
-        out = pd.DataFrame({"district_id": ids})
-        for k, kind in enumerate(PATROL_KINDS):
-            out[kind] = fast[:, k] if kind in selected else 0.0
-        if f.districts:
-            out = out[out["district_id"].isin(f.districts)].reset_index(drop=True)
-        return out
-    table = dosage.district_presence(model.presence_cube, model.index, model.districts,
-                                     kinds=list(f.patrol_kinds()),
-                                     district_ids=list(f.districts) or None, **_common(f))
-    out = pd.DataFrame({"district_id": table["district_id"]})
-    for kind in PATROL_KINDS:
-        out[kind] = table[f"hours_{kind}"].fillna(0.0).to_numpy()
-    if f.districts:
-        out = out[out["district_id"].isin(f.districts)].reset_index(drop=True)
-    return out
+    hours = sums.district_hours(model.presence_cube, model.index, ids, **_common(f))
+    if hours is None:  # (cells belong to one district each: the district filter selects rows)
+        hours = dosage.district_hours(model.presence_cube, model.index, ids, **_common(f))
+    selected = f.patrol_kinds()
+    keep = np.isin(ids, list(f.districts)) if f.districts else slice(None)
+    return pd.DataFrame({"district_id": ids[keep], **{
+        kind: hours[keep, k] if kind in selected else np.zeros(len(ids[keep]))
+        for k, kind in enumerate(PATROL_KINDS)}})
 
 
 # --- analytics on top of the cubes ------------------------------------------------------------

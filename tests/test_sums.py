@@ -296,3 +296,18 @@ def test_district_layer_frame_joins_the_table_by_district(demo, metric: str, col
     assert np.isnan(frame["value"].iloc[0]) and frame["value_label"].iloc[0] == "–"
     np.testing.assert_array_equal(frame["value"].to_numpy()[1:],
                                   table[column].to_numpy()[1:].astype("float64"))
+
+
+@pytest.mark.parametrize("resolution", [8, 9])
+def test_district_hours_of_the_cube_equal_the_presence_tables_hours(demo, resolution) -> None:
+    """dosage.district_hours (the scan behind a weekday or hour filter) gives the hours
+    columns of dosage.district_presence, for every filter shape."""
+    m = geo_model.build(demo, resolution)
+    ids = demo["districts"]["district_id"].astype(str).to_numpy()
+    qs = demo.quarters()
+    for args in ({}, {"quarters": [qs[-1]]}, {"quarters": qs[:3], "weekdays": [0, 6]},
+                 {"hours": (22, 6)}, {"quarters": [qs[0] - 9]}):
+        hours = dosage.district_hours(m.presence_cube, m.index, ids, **args)
+        table = dosage.district_presence(m.presence_cube, m.index, demo["districts"], **args)
+        for k, kind in enumerate(("kod", "joint", "police")):
+            np.testing.assert_array_equal(hours[:, k], table[f"hours_{kind}"].to_numpy(), err_msg=str(args))

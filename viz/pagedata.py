@@ -166,16 +166,19 @@ def _counts_by(c: pd.DataFrame, f: Filters, by: str, pub, open_at_end: bool = Fa
 
 def _district_table(bundle: DataBundle, model: SpatialModel, all_f: Filters, prev_ok: bool
                     ) -> pd.DataFrame:
-    d = bundle["districts"][["district_id", "name", "population"]].copy()
+    # Columns as numpy arrays, the frame made once at the end: inserting a dozen columns one
+    # by one cost more than computing them (pandas copies its text column index each time).
+    base = bundle["districts"]
     c = bundle.complaint_table
     pub = bundle.publisher
     cur = _counts_by(c, all_f, "district_id", pub)
     prev = _counts_by(c, all_f.previous(), "district_id", pub)
     open_ = _counts_by(c, all_f, "district_id", pub, open_at_end=True)
     incidents = incidents_per_district(bundle, all_f)
-    hours = district_hours(model, all_f).set_index("district_id")
+    hours = district_hours(model, all_f)
 
-    ids = d["district_id"].tolist()
+    ids = base["district_id"].tolist()
+    n = len(ids)
 
     def column(values: pd.Series) -> np.ndarray:
         """``values`` (indexed by district_id) in the table's district order (a dict lookup:
@@ -184,21 +187,29 @@ def _district_table(bundle: DataBundle, model: SpatialModel, all_f: Filters, pre
         mapped = np.array([lookup.get(i, np.nan) for i in ids], dtype="float64")
         return mapped if pub is not None else np.nan_to_num(mapped, nan=0.0).astype(int)
 
-    d["complaints"] = column(cur)
-    d["previous"] = column(prev) if prev_ok else np.nan
-    d["z"] = trend_z(d["complaints"].to_numpy(), d["previous"].to_numpy()) if prev_ok else np.nan
-    d["signal"] = [signal(z) for z in d["z"]]
-    pop = d["population"].astype("float64")
-    d["per_1000"] = d["complaints"] / pop * 1000
-    total = hours.reindex(d["district_id"]).fillna(0.0)
-    d["patrol_hours"] = total.sum(axis=1).to_numpy()
-    d["hours_per_1000"] = d["patrol_hours"] / pop * 1000
-    joint = total["joint"].to_numpy() if "joint" in total else np.zeros(len(d))
+    complaints = column(cur)
+    previous = column(prev) if prev_ok else np.full(n, np.nan)
+    z = trend_z(complaints, previous) if prev_ok else np.full(n, np.nan)
+    pop = base["population"].to_numpy(dtype="float64", na_value=np.nan)
+    # patrol hours per kind in the table's order (a district without rows: 0)
+    at = {d: i for i, d in enumerate(hours["district_id"].tolist())}
+    rows = np.array([at.get(d, -1) for d in ids], dtype=np.int64)
+    kinds = [k for k in hours.columns if k != "district_id"]
+    by_kind = {k: np.where(rows >= 0, np.nan_to_num(hours[k].to_numpy(dtype="float64"), nan=0.0)[
+        np.maximum(rows, 0)] if len(hours) else 0.0, 0.0) for k in kinds}
+    patrol_hours = np.sum([by_kind[k] for k in kinds], axis=0) if kinds else np.zeros(n)
+    joint = by_kind.get("joint", np.zeros(n))
     with np.errstate(invalid="ignore", divide="ignore"):
-        d["joint_share"] = np.where(d["patrol_hours"] > 0, joint / d["patrol_hours"], np.nan)
-    d["open"] = column(open_)
-    d["incidents"] = column(incidents)
-    return d
+        per_1000 = complaints / pop * 1000
+        hours_per_1000 = patrol_hours / pop * 1000
+        joint_share = np.where(patrol_hours > 0, joint / patrol_hours, np.nan)
+    return pd.DataFrame({
+        "district_id": base["district_id"], "name": base["name"], "population": base["population"],
+        "complaints": complaints, "previous": previous, "z": z,
+        "signal": [signal(v) for v in np.asarray(z, dtype="float64").tolist()],
+        "per_1000": per_1000, "patrol_hours": patrol_hours, "hours_per_1000": hours_per_1000,
+        "joint_share": joint_share, "open": column(open_), "incidents": column(incidents),
+    })
 
 
 def incidents_per_district(bundle: DataBundle, f: Filters) -> pd.Series:
