@@ -20,7 +20,8 @@ often a filter state this replica has not drawn) and they come in bursts: 20 use
 a failover at once, 40 users opening the app at 8 o'clock. Queued one at a time in arrival
 order, a burst no longer slows the reruns of the users already working on the replica; the
 queued users wait about as long as they would have sharing the interpreter. The systemd
-unit sets 1 (``bench/load.py``: rerun p95 0.98–1.47 s without it, 0.36–0.44 s with it).
+unit sets 1 (``bench/load.py``, README: rerun p95 0.87–1.47 s without it, 0.35–0.99 s
+in 7 of 8 runs with it).
 """
 
 from __future__ import annotations
