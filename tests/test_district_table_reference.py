@@ -72,7 +72,8 @@ def states(bundle: DataBundle) -> list[Filters]:
     return [Filters(q[-1], q[-1]), Filters(q[0], q[0]), Filters(q[-4], q[-1]),
             Filters(q[-2], q[-1], weekdays=(0, 5, 6)), Filters(q[-1], q[-1], hours=(22, 6)),
             Filters(q[-3], q[-2], kinds=("joint",)), Filters(q[-1], q[-1], kinds=("kod", "police")),
-            Filters(q[-1], q[-1], fields=("oeffentliche_raeume",)), Filters(q[-2], q[-2], categories=("laerm",))]
+            Filters(q[-1], q[-1], fields=("oeffentliche_raeume",)),
+            Filters(q[-2], q[-2], categories=("laerm",))]
 
 
 @pytest.mark.parametrize("prev_ok", [True, False])
