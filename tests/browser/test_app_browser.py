@@ -40,6 +40,14 @@ def test_lagebild_map_renders_offline(server, page) -> None:
 ])
 def test_pages_render_without_external_requests(server, page, path: str, maps: int,
                                                 charts: int) -> None:
+    import time
+
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    pending: dict[int, tuple[float, str]] = {}  # requests not finished yet (named on a timeout)
+    page.on("request", lambda r: pending.__setitem__(id(r), (time.monotonic(), r.url)))
+    page.on("requestfinished", lambda r: pending.pop(id(r), None))
+    page.on("requestfailed", lambda r: pending.pop(id(r), None))
     page.goto(f"{server.url}/{path}")
     wait_for_app(page)
     if maps:
@@ -51,7 +59,12 @@ def test_pages_render_without_external_requests(server, page, path: str, maps: i
     if charts:
         page.wait_for_function(
             f"() => document.querySelectorAll('.js-plotly-plot').length >= {charts}", timeout=60_000)
-    page.wait_for_load_state("networkidle")  # every request the page makes has been made
+    try:
+        page.wait_for_load_state("networkidle")  # every request the page makes has been made
+    except PlaywrightTimeout:
+        now = time.monotonic()
+        raise AssertionError(f"the page did not become idle; requests open: "
+                             f"{[(round(now - t0, 1), url) for t0, url in pending.values()]}") from None
     assert page.recorder.external == []
     screenshot(page, path or "uebersicht")
 
