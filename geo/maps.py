@@ -24,7 +24,7 @@ import html
 import json
 import math
 import re
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -554,15 +554,22 @@ var {{ this.get_name() }} = (function() {
         parts = []
         texts: dict[Any, str] = {}
         px = py = 0
+        for cell_js, x0, y0, deltas, k_js, tip in self._hex_rows():
+            tip_js = texts.get(tip)
+            if tip_js is None:
+                tip_js = texts[tip] = to_js(tip)
+            parts.append(f"[{cell_js},{k_js},{tip_js},{x0 - px},{y0 - py}{deltas}]")
+            px, py = x0, y0
+        return '{"hex":[' + ",".join(parts) + "]}"
+
+    def _hex_rows(self) -> Iterator[tuple[str, int, int, str, str, Any]]:
+        """Per cell: its id as JSON, first vertex, vertex deltas as JSON text, class as JSON
+        and tooltip; from the columns of a layer ``of_cells``, else from its features."""
         if self._cells is not None and self._data is None:
             _, codes, classes, tips = self._cells
             for (cell_js, x0, y0, deltas), k, tip in zip(codes, classes, tips, strict=True):
-                tip_js = texts.get(tip)
-                if tip_js is None:
-                    tip_js = texts[tip] = to_js(tip)
-                parts.append(f"[{cell_js},{k},{tip_js},{x0 - px},{y0 - py}{deltas}]")
-                px, py = x0, y0
-            return '{"hex":[' + ",".join(parts) + "]}"
+                yield cell_js, x0, y0, deltas, str(k), tip
+            return
         for feature in self.data["features"]:
             props = feature["properties"]
             if not props.keys() <= _HEX_PROPS:
@@ -573,14 +580,8 @@ var {{ this.get_name() }} = (function() {
             else:
                 x0, y0, codes = _ring_code(tuple(tuple(p) for p in geometry["coordinates"][0]))
                 cell_js, deltas = to_js(cell), "".join(f",{d}" for d in codes)
-            k, tip = props["k"], props.get("t", "")
-            k_js = str(k) if type(k) is int else to_js(k)
-            tip_js = texts.get(tip)
-            if tip_js is None:
-                tip_js = texts[tip] = to_js(tip)
-            parts.append(f"[{cell_js},{k_js},{tip_js},{x0 - px},{y0 - py}{deltas}]")
-            px, py = x0, y0
-        return '{"hex":[' + ",".join(parts) + "]}"
+            k = props["k"]
+            yield cell_js, x0, y0, deltas, str(k) if type(k) is int else to_js(k), props.get("t", "")
 
 
 _HEX_PROPS = frozenset({"k", "t"})

@@ -195,8 +195,10 @@ def _district_table(bundle: DataBundle, model: SpatialModel, all_f: Filters, pre
     at = {d: i for i, d in enumerate(hours["district_id"].tolist())}
     rows = np.array([at.get(d, -1) for d in ids], dtype=np.int64)
     kinds = [k for k in hours.columns if k != "district_id"]
-    by_kind = {k: np.where(rows >= 0, np.nan_to_num(hours[k].to_numpy(dtype="float64"), nan=0.0)[
-        np.maximum(rows, 0)] if len(hours) else 0.0, 0.0) for k in kinds}
+    by_kind = {}
+    for k in kinds:
+        values = np.nan_to_num(hours[k].to_numpy(dtype="float64"), nan=0.0)
+        by_kind[k] = np.where(rows >= 0, values[np.maximum(rows, 0)], 0.0) if len(values) else np.zeros(n)
     patrol_hours = np.sum([by_kind[k] for k in kinds], axis=0) if kinds else np.zeros(n)
     joint = by_kind.get("joint", np.zeros(n))
     with np.errstate(invalid="ignore", divide="ignore"):
