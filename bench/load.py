@@ -367,7 +367,7 @@ class Load:
         return r
 
     async def controller(self) -> None:
-        while self.changes_done < self.total_changes * 0.5:
+        while self.changes_done < self.total_changes * self.args.import_at:
             await asyncio.sleep(0.1)
         old = self.state()[0]
         env = {**os.environ, "LAGEBILD_DB": self.url}
@@ -383,8 +383,14 @@ class Load:
         print(f"import: version {old} -> {new} in {self.import_done - t0:.1f} s", flush=True)
 
     async def killer(self) -> None:
-        while self.changes_done < self.total_changes * 0.7:
-            await asyncio.sleep(0.1)
+        delay = self.args.kill_in_import
+        if delay is None:
+            while self.changes_done < self.total_changes * self.args.kill_at:
+                await asyncio.sleep(0.1)
+        else:  # the alignment of a kill while an import runs: the survivor then switches
+            while self.import_start is None:  # version with the moved users' first runs
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(max(0.0, self.import_start + delay - time.monotonic()))
         victim = self.replicas[0]
         self.kill_time = time.monotonic()  # failover_s counts from the signal, teardown included
         await asyncio.to_thread(victim.kill)  # waiting for the process must not stall the users
@@ -561,7 +567,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--churn", type=int, default=500)
     p.add_argument("--timeout", type=float, default=60.0)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--import-at", type=float, default=0.5, metavar="FRACTION",
+                   help="start the import when this fraction of all filter changes is done")
+    p.add_argument("--kill-at", type=float, default=0.7, metavar="FRACTION",
+                   help="kill a replica when this fraction of all filter changes is done")
+    p.add_argument("--kill-in-import", type=float, default=None, metavar="SECONDS",
+                   help="instead: kill a replica this many seconds after the import started "
+                        "(a kill while the import runs, or just after it committed)")
     args = p.parse_args(argv)
+    for name in ("import_at", "kill_at"):
+        if not 0 < getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be a fraction in (0, 1), got {getattr(args, name)!r}")
+    if args.kill_in_import is not None and args.kill_in_import < 0:
+        p.error(f"--kill-in-import must be >= 0 seconds, got {args.kill_in_import!r}")
     tmp = Path(tempfile.mkdtemp(prefix="lagebild-load-"))
     cluster = Cluster(settings={"max_connections": "300"}).start()
     replicas: list[Replica] = []
@@ -669,6 +687,12 @@ def main(argv: list[str] | None = None) -> int:
             "failover_users": len(load.failovers), "failover_same_view": load.failover_views_ok,
             "rss_growth_mb": round(rss_after - rss_before, 1), "churn_sessions": args.churn,
             "replicas": args.replicas, "think_s": list(args.think), "changes": args.changes,
+            "import_at": args.import_at, "kill_at": args.kill_at, "kill_in_import": args.kill_in_import,
+            # where the kill fell: seconds after the import started, and whether it ran then
+            "kill_after_import_start_s": (round(load.kill_time - load.import_start, 2)
+                                          if None not in (load.kill_time, load.import_start) else None),
+            "kill_while_importing": (None not in (load.kill_time, load.import_start, load.import_done)
+                                     and load.import_start <= load.kill_time <= load.import_done),
             "server_options": list(replicas[0].options),
             "server_env": {k: replicas[0].env.get(k) for k in (*SERVER_ENV, "LAGEBILD_MAX_RUNS")
                            if replicas[0].env.get(k)},
