@@ -225,3 +225,56 @@ def test_sessions_of_a_replica_share_its_caches_on_the_database_path(demo_in_db:
     assert calls == seen
     assert [m.value for m in second.metric] == [m.value for m in first.metric]
     assert second.query_params == first.query_params
+
+
+def test_a_new_generation_is_made_ready_before_the_sessions_switch(demo_in_db: str, demo, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """An import elsewhere: the replica's listener loads the new generation and builds the
+    spatial model of the view drawn last before the reruns get it, so a session's first run on
+    it loads and builds nothing (at region scale seconds for every session that reruns then);
+    meanwhile the reruns show the old version, whole."""
+    import threading
+    import time
+
+    import geo.dbbundle
+    import geo.model
+    from data.importers import prepare_import
+    from ui import cache
+
+    monkeypatch.setattr(cache, "_recent_views", {})  # only this test's view (not other tests')
+    at = _page()
+    assert list(cache._recent_views) == ["admin:*"]  # the local admin's view was drawn
+    before = next(m.value for m in at.metric if m.label == "Beschwerden")
+    calls: list[tuple[str, str]] = []
+    open_db_bundle, build = geo.dbbundle.open_db_bundle, geo.model.build
+
+    def counted_bundle(*a, **kw):
+        calls.append(("bundle", threading.current_thread().name))
+        return open_db_bundle(*a, **kw)
+
+    def counted_build(*a, **kw):
+        calls.append(("model", threading.current_thread().name))
+        return build(*a, **kw)
+
+    monkeypatch.setattr(geo.dbbundle, "open_db_bundle", counted_bundle)
+    monkeypatch.setattr(geo.model, "build", counted_build)
+    store = DbStore(demo_in_db)  # another replica (or the CLI) imports
+    path = tmp_path / "c.csv"
+    path.write_text("complaint_id,received_at,category,lat,lon\n" + "".join(
+        f"R-{i},2026-08-0{1 + i}T10:00,laerm,{lat},{lon}\n"
+        for i, (lat, lon) in enumerate(demo["complaints"][["lat", "lon"]].head(5).itertuples(index=False))),
+        encoding="utf-8")
+    generation = store.commit(prepare_import("complaints", path, store=store)).generation
+    store.engine.dispose()
+    end = time.monotonic() + 10
+    while True:
+        at.run()
+        assert not at.exception
+        shown = next(m.value for m in at.metric if m.label == "Beschwerden")
+        assert shown in (before, "5")  # one version or the other, never a mix
+        if shown == "5" or time.monotonic() > end:
+            break
+        time.sleep(0.05)
+    assert shown == "5"
+    ready = f"lagebild-ready-g{generation}"  # the listener's worker, not a session's script run
+    assert calls == [("bundle", ready), ("model", ready)]

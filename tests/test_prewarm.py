@@ -94,3 +94,27 @@ def test_overview_after_warm_draws_kpis_and_map(monkeypatch):
     assert not at.exception
     assert len(at.metric) >= 3
     assert any(el.type == "component_instance" for el in at.main.get("component_instance"))
+
+
+def test_the_views_drawn_last_are_remembered_for_the_next_generation(monkeypatch) -> None:
+    """``ui.cache.restricted_bundle`` remembers the two principals whose views were drawn
+    last (newest last): the database listener makes a new generation ready for them."""
+    from data.folder import load_folder
+    from data.roles import LOCAL_ADMIN, Principal
+    from ui import cache
+
+    monkeypatch.setattr(cache, "_recent_views", {})
+    bundle = load_folder(DEMO)
+    viewer = Principal(role="viewer", name="v")
+    coordinator = Principal(role="coordinator", name="c", districts=("heessen",))
+    steps = [(LOCAL_ADMIN, ["admin:*"]),
+             (viewer, ["admin:*", "viewer:*"]),
+             (LOCAL_ADMIN, ["viewer:*", "admin:*"]),  # drawn again: the newest
+             (coordinator, ["admin:*", "coordinator:heessen"]),  # the oldest is forgotten
+             (Principal(role="viewer", name="other viewer"), ["coordinator:heessen", "viewer:*"])]
+    for principal, expected in steps:
+        args = ("demo-test", "sig-test", principal.scope_key, bundle, principal)
+        view = cache.restricted_bundle(*args)
+        assert list(cache._recent_views) == expected
+        assert cache._recent_views[principal.scope_key] is principal
+        assert view is cache.restricted_bundle(*args)  # cached per scope

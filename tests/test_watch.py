@@ -206,3 +206,103 @@ def test_refresh_while_the_listener_is_down_bypasses_the_poll_interval() -> None
         assert watcher.refresh() == (3, False)
     finally:
         watcher.stop()
+
+
+@pytest.mark.parametrize("ready_s", [0, -1, 5.5, 11])
+def test_the_ready_bound_keeps_the_10_s_promise(ready_s: float) -> None:
+    with pytest.raises(ValueError, match=rf"ready_s must be in \(0, 5\] seconds .* got {ready_s!r}"):
+        StateWatcher("postgresql+psycopg://u@127.0.0.1/x", lambda: (0, False), ready=print, ready_s=ready_s)
+
+
+class Hook:
+    """A ``ready`` hook that records its states and waits until the test lets it finish."""
+
+    def __init__(self, fail: bool = False) -> None:
+        import threading
+
+        self.fail, self.states, self.release = fail, [], threading.Event()
+
+    def __call__(self, state: tuple[int, bool]) -> None:
+        self.states.append(state)
+        self.release.wait(30)
+        if self.fail:
+            raise RuntimeError("the generation could not be loaded")
+
+
+def test_a_new_generation_is_published_when_it_is_ready(store: DbStore, tmp_path: Path) -> None:
+    """Reruns keep the previous generation while the hook prepares the new one, and get the
+    new one as soon as the hook returns (long before the bound)."""
+    hook = Hook()
+    watcher = StateWatcher(store.engine.url.render_as_string(hide_password=False), CountingPoll(store),
+                           ready=hook, ready_s=5)
+    try:
+        assert watcher.wait_listening()
+        before = watcher.state()
+        assert hook.states == []  # the first state is published at once, not prepared
+        new = _import(store, tmp_path)
+        assert wait_until(lambda: hook.states == [(new, True)], timeout=10)
+        for _ in range(20):  # the hook is still running: reruns see the previous generation
+            assert watcher.state() == before
+            time.sleep(0.05)
+        hook.release.set()
+        t0 = time.monotonic()
+        assert wait_until(lambda: watcher.state() == (new, True), timeout=10)
+        assert time.monotonic() - t0 < 2.0  # published when ready, not at the bound
+        assert watcher.stats["readied"] == 1 and watcher.stats["ready_late"] == 0
+        assert watcher.stats["ready_failed"] == 0
+        store.deactivate()  # a switch to the demo is not prepared
+        assert wait_until(lambda: watcher.state() == (new, False), timeout=10)
+        store.activate()  # nor one from the demo
+        assert wait_until(lambda: watcher.state() == (new, True), timeout=10)
+        assert hook.states == [(new, True)]
+    finally:
+        hook.release.set()
+        watcher.stop()
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_a_slow_or_failing_hook_delays_the_switch_by_the_bound_at_most(store: DbStore, tmp_path: Path,
+                                                                       fail: bool) -> None:
+    """A hook that takes longer than ``ready_s`` (or raises) does not keep the new generation
+    from the replica: it is published at the bound (the sessions then load it themselves)."""
+    hook = Hook(fail=fail)
+    if fail:
+        hook.release.set()  # raises at once
+    watcher = StateWatcher(store.engine.url.render_as_string(hide_password=False), CountingPoll(store),
+                           ready=hook, ready_s=1.0)
+    try:
+        assert watcher.wait_listening()
+        new = _import(store, tmp_path)
+        committed = time.monotonic()
+        assert wait_until(lambda: watcher.state() == (new, True), timeout=10)
+        waited = time.monotonic() - committed
+        assert hook.states == [(new, True)]
+        if fail:
+            assert watcher.stats["ready_failed"] == 1 and watcher.stats["ready_late"] == 0
+            assert waited < 1.0 + 2.0
+        else:
+            assert watcher.stats["ready_late"] == 1
+            assert 0.9 <= waited < 1.0 + 2.0  # the bound, then published while the hook still runs
+            assert watcher.state() == (new, True) and not hook.release.is_set()
+    finally:
+        hook.release.set()
+        watcher.stop()
+
+
+def test_refresh_wins_over_a_generation_being_prepared(store: DbStore, tmp_path: Path) -> None:
+    """The replica that imported publishes its own write at once (``refresh``), even while its
+    listener is still preparing that generation; the listener's later publish changes nothing."""
+    hook = Hook()
+    watcher = StateWatcher(store.engine.url.render_as_string(hide_password=False), CountingPoll(store),
+                           ready=hook, ready_s=5)
+    try:
+        assert watcher.wait_listening()
+        new = _import(store, tmp_path)
+        assert wait_until(lambda: hook.states == [(new, True)], timeout=10)
+        assert watcher.refresh() == (new, True) == watcher.state()
+        hook.release.set()
+        assert wait_until(lambda: watcher.stats["readied"] == 1, timeout=10)
+        assert watcher.state() == (new, True)
+    finally:
+        hook.release.set()
+        watcher.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import threading
 from pathlib import Path
 
 import streamlit as st
@@ -13,7 +14,10 @@ from base.i18n import register, t
 from data.folder import DataBundle
 from data.roles import Principal, restrict
 from data.sources import DEMO_FOLDER, Source, resolve, signature
+from geo import model as geo_model
 from geo import prepared
+from geo.model import SpatialModel
+from viz.pagedata import RESOLUTIONS
 
 #: For the import store of the app (imports, restores): each new generation gets prepared.
 preparer = prepared.prepare_hook
@@ -54,11 +58,36 @@ def load_db_bundle(url: str, generation: int, _engine: object) -> DataBundle:
 def state_watcher(url: str, _engine: object) -> object:
     """The replica's one listener on the store's state row (``LISTEN lagebild_state``,
     :class:`data.dbstore.watch.StateWatcher`): reruns read the current generation from it
-    instead of querying PostgreSQL each time; while it is down it polls ``_engine`` (bounded)."""
+    instead of querying PostgreSQL each time; while it is down it polls ``_engine`` (bounded).
+    A new generation is made ready (:func:`ready_generation`) before reruns are given it."""
     from data.dbstore import read_state
     from data.dbstore.watch import StateWatcher
 
-    return StateWatcher(url, lambda: read_state(_engine))  # type: ignore[arg-type]
+    return StateWatcher(url, lambda: read_state(_engine),  # type: ignore[arg-type]
+                        ready=lambda state: ready_generation(url, state[0], _engine))
+
+
+#: The principals whose views were drawn last (scope key -> principal, newest last): a new
+#: generation is made ready for these before the replica's reruns switch to it.
+_recent_views: dict[str, Principal] = {}
+_RECENT_VIEWS = 2
+_views_lock = threading.Lock()
+
+
+def ready_generation(url: str, generation: int, engine: object) -> None:
+    """Load a generation of the database store and build the spatial model of the views drawn
+    last, through the cached functions the pages call (same keys), so that the sessions' first
+    runs on it find them ready (called by the replica's listener, :class:`StateWatcher`)."""
+    from data.dbstore import redact
+
+    label = redact(url)
+    folder, sig = str(_db_folder(label)), f"db:{label}:{generation}"
+    bundle = load_db_bundle(label, generation, engine)
+    with _views_lock:
+        views = list(_recent_views.items())
+    for scope, principal in views:
+        view = _restricted(folder, sig, scope, bundle, principal)
+        spatial_model(folder, f"{sig}|{scope}", DEFAULT_RESOLUTION, view)
 
 
 def _listens() -> bool:
@@ -85,13 +114,18 @@ def store_written() -> None:
             state_watcher(url, db.connection(url).engine).refresh()  # type: ignore[attr-defined]
 
 
+def _db_folder(label: str) -> Path:
+    """What stands for a folder in the cache keys of the database store's data sets."""
+    return Path(label.replace("/", "_"))
+
+
 def _db_bundle(url: str) -> tuple[Source, str, DataBundle | None, Exception | None] | None:
     """The database store's active generation, or None when it is not active (demo)."""
     from data.dbstore import read_state, redact
     from ui import db
 
     label = redact(url)
-    source = Source(Path(label.replace("/", "_")), "db", None, label)
+    source = Source(_db_folder(label), "db", None, label)
     try:
         engine = db.connection(url).engine
         if not _listens():
@@ -146,13 +180,40 @@ def current_bundle(lang: str = "de") -> tuple[Source, str, DataBundle | None, Ex
         return source, sig, None, exc
 
 
-@st.cache_resource(show_spinner=False, max_entries=16)
-def restricted_bundle(folder: str, sig: str, scope: str, _bundle: DataBundle, _principal: Principal
+def restricted_bundle(folder: str, sig: str, scope: str, bundle: DataBundle, principal: Principal
                       ) -> DataBundle:
-    """The part of a data set a principal may see (:func:`data.roles.restrict`).
+    """The part of a data set a principal may see (:func:`data.roles.restrict`), cached.
 
     ``scope`` (:attr:`Principal.scope_key`) determines the result; the bundle and the
-    principal themselves are not hashed.
+    principal themselves are not hashed. The principal is remembered among the views drawn
+    last (:func:`ready_generation`).
     """
+    with _views_lock:
+        _recent_views.pop(scope, None)
+        _recent_views[scope] = principal
+        while len(_recent_views) > _RECENT_VIEWS:
+            del _recent_views[next(iter(_recent_views))]
+    return _restricted(folder, sig, scope, bundle, principal)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _restricted(folder: str, sig: str, scope: str, _bundle: DataBundle, _principal: Principal) -> DataBundle:
     del folder, sig, scope
     return restrict(_bundle, _principal)
+
+
+#: The cell size of the pages that do not choose one (and the default of those that do).
+DEFAULT_RESOLUTION = RESOLUTIONS[0]
+
+
+@st.cache_resource(show_spinner=False, max_entries=6)
+def spatial_model(folder: str, sig: str, resolution: int, _bundle: DataBundle) -> SpatialModel:
+    """Cells, per-record cell codes and presence cubes; built once per data set and resolution.
+
+    ``folder``/``sig`` identify the data set (the bundle itself is not hashed).
+    """
+    del folder, sig
+    built = geo_model.build(_bundle, resolution)
+    gc.collect()  # once per data set: collect what is garbage, then exempt the long-lived
+    gc.freeze()  # model from the collector's rescans on every rerun
+    return built

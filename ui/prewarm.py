@@ -17,7 +17,9 @@ finds them filled or waits for the computation already under way):
 
 Nothing here changes what a session shows: a failure is logged and the first session does
 the work as before (and reports any data error on its page). The database store
-(``LAGEBILD_DB``) is not pre-warmed (its generation is read per session).
+(``LAGEBILD_DB``) is not pre-warmed here (its generation is read per session); each new
+generation is made ready by the replica's listener before its sessions switch to it
+(:func:`ui.cache.ready_generation`).
 ``LAGEBILD_PREWARM=0`` turns it off.
 """
 

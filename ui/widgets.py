@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable
 
 import folium
@@ -17,7 +16,7 @@ from geo import model as geo_model
 from geo import tiles as geo_tiles
 from geo.a11y import make_accessible
 from geo.tiles import BaseLayer
-from ui import a11y, basemap, chrome, foliumview
+from ui import a11y, basemap, cache, chrome, foliumview
 from ui.chrome import Context
 from viz import map_alt, pagedata
 from viz.kpi_text import kpi_text
@@ -43,19 +42,6 @@ def conference_tiles(lang: str, bounds: tuple[float, float, float, float]) -> tu
     return geo_tiles.conference_choice(configured, basemap.local_candidates(lang), bounds, lang, names)
 
 
-@st.cache_resource(show_spinner=False, max_entries=6)
-def _model(folder: str, sig: str, resolution: int, _bundle) -> geo_model.SpatialModel:
-    """Cells, per-record cell codes and presence cubes; built once per data set and resolution.
-
-    ``folder``/``sig`` identify the data set (the bundle itself is not hashed).
-    """
-    del folder, sig
-    built = geo_model.build(_bundle, resolution)
-    gc.collect()  # once per data set: collect what is garbage, then exempt the long-lived
-    gc.freeze()  # model from the collector's rescans on every rerun
-    return built
-
-
 @st.cache_resource(show_spinner=False, max_entries=64)
 def _lagebild_data(folder: str, sig: str, resolution: int, f: Filters, lang: str, metric: str,
                      _bundle, _model) -> pagedata.LagebildData:
@@ -71,8 +57,8 @@ def lagebild_map(ctx: Context, model: geo_model.SpatialModel, metric: str) -> fo
     return pagedata.draw_lagebild(layers, ctx.bundle, ctx.lang, tiles())
 
 
-def spatial_model(ctx: Context, resolution: int = 9) -> geo_model.SpatialModel:
-    return _model(str(ctx.source.folder), ctx.signature, resolution, ctx.bundle)
+def spatial_model(ctx: Context, resolution: int = cache.DEFAULT_RESOLUTION) -> geo_model.SpatialModel:
+    return cache.spatial_model(str(ctx.source.folder), ctx.signature, resolution, ctx.bundle)
 
 
 def resolution_select(lang: str) -> int:

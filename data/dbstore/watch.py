@@ -19,6 +19,16 @@ check_s)`` seconds in the worst case, and within milliseconds in the normal case
 A rerun still reads the generation ONCE and loads that generation whole, so no session
 ever sees a mix of two versions. No Streamlit here: the page edge (:mod:`ui.cache`) keeps
 one watcher per replica.
+
+A new generation is made ready before reruns are given it: with a ``ready`` hook the
+listener calls it with the new state (the page edge loads the generation and builds its
+spatial model, through the same cached functions the pages call) and publishes the state
+when the hook returns, or after ``ready_s`` seconds at the latest (the hook then goes on in
+the background). Meanwhile reruns keep showing the previous generation, fully, without
+waiting; without the hook every session's next rerun would wait for that load (seconds at
+region scale). Only a change from one active generation to another is prepared; the first
+state, a switch to or from the demo, a poll and :meth:`StateWatcher.refresh` (the replica's
+own write) are published at once.
 """
 
 from __future__ import annotations
@@ -59,13 +69,18 @@ class StateWatcher:
     """
 
     def __init__(self, url: str, poll: Callable[[], tuple[int, bool]], *, fallback_s: float = 2.0,
-                 check_s: float = 5.0, reconnect_s: float = 1.0, connect_timeout: int = 5) -> None:
+                 check_s: float = 5.0, reconnect_s: float = 1.0, connect_timeout: int = 5,
+                 ready: Callable[[tuple[int, bool]], object] | None = None, ready_s: float = 5.0) -> None:
         for name, value in (("fallback_s", fallback_s), ("check_s", check_s), ("reconnect_s", reconnect_s)):
             if not 0 < value <= 10:
                 raise ValueError(f"{name} must be in (0, 10] seconds (imports reach replicas within 10 s), "
                                  f"got {value!r}")
+        if not 0 < ready_s <= 5:  # + the notification and a listener that was busy: within 10 s
+            raise ValueError(f"ready_s must be in (0, 5] seconds (imports reach replicas within 10 s), "
+                             f"got {ready_s!r}")
         self.conninfo = conninfo(url)
         self.poll = poll
+        self.ready, self.ready_s = ready, ready_s
         self.fallback_s, self.check_s, self.reconnect_s = fallback_s, check_s, reconnect_s
         self.connect_timeout = connect_timeout
         self._lock = threading.Lock()
@@ -76,8 +91,10 @@ class StateWatcher:
         self._conn: psycopg.Connection | None = None
         self._stop = threading.Event()
         #: counters for tests and the load bench: notifications seen, row reads by the
-        #: listener, fallback polls, (re)connects
-        self.stats = {"notifications": 0, "listener_reads": 0, "polls": 0, "connects": 0}
+        #: listener, fallback polls, (re)connects, generations made ready (of them: published
+        #: at the ``ready_s`` deadline, hooks that raised) and the last one's seconds
+        self.stats = {"notifications": 0, "listener_reads": 0, "polls": 0, "connects": 0,
+                      "readied": 0, "ready_late": 0, "ready_failed": 0, "ready_s": 0.0}
         self._thread = threading.Thread(target=self._run, name=f"lagebild-listen-{CHANNEL}", daemon=True)
         self._thread.start()
 
@@ -142,9 +159,37 @@ class StateWatcher:
         row = conn.execute(STATE_SQL).fetchone()
         if row is None:
             raise RuntimeError("lagebild_state has no row (schema not migrated?)")
+        state = _state_of(row)
         with self._lock:
-            self._keep(_state_of(row), started)
             self.stats["listener_reads"] += 1
+            current = self._state
+        if self.ready is not None and current is not None and current[1] and state[1] and state != current:
+            self._make_ready(state)  # reruns keep the previous generation meanwhile
+        with self._lock:
+            self._keep(state, started)
+
+    def _make_ready(self, state: tuple[int, bool]) -> None:
+        """Run the ``ready`` hook for ``state`` in a thread; return when it is done or after
+        ``ready_s`` (it then finishes in the background: its work is cached, not lost)."""
+        hook = self.ready
+        assert hook is not None
+        t0 = time.monotonic()
+        failed: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                hook(state)
+            except Exception as exc:  # the sessions load it themselves (and show the error)
+                failed.append(exc)
+
+        worker = threading.Thread(target=run, name=f"lagebild-ready-g{state[0]}", daemon=True)
+        worker.start()
+        worker.join(self.ready_s)
+        with self._lock:
+            self.stats["readied"] += 1
+            self.stats["ready_late"] += worker.is_alive()
+            self.stats["ready_failed"] += bool(failed)
+            self.stats["ready_s"] = time.monotonic() - t0
 
     def _keep(self, state: tuple[int, bool], started: float) -> None:
         """Take ``state`` unless a read that started later was taken already (under the lock):
