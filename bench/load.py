@@ -15,15 +15,16 @@ speak Streamlit's own WebSocket protocol through nginx (tests/stclient.py):
    we make no claim of one), so 40 users at 2-4 s (about 11 reruns a second) is the harsh
    end of "a busy Monday morning". ``--think`` sets another pattern; the figure must be
    quoted with it (it is in the JSON line).
-2. Halfway through (``--import-at``), an administrator imports an updated complaints file with the CLI
-   (``python -m data import complaints ... --activate``). Every rerun must show the old or
-   the new version (the sidebar names it), a session never goes back, and every rerun
-   that starts after the import committed shows the new one.
+2. Halfway through (``--import-at``), an administrator imports an updated complaints file
+   with the CLI (``python -m data import complaints ... --activate``). Every rerun must show
+   the old or the new version (the sidebar names it), a session never goes back, and every
+   rerun that starts later than 10 s after the import committed shows the new one (the
+   issue's bound; ``import_seen_s`` is how late one still showed the old version).
 3. At 70 % (``--kill-at``), or ``--kill-in-import SECONDS`` after the import started (the kill
    while it runs: the survivor then takes the moved users and switches to the new version at
    once; ``kill_while_importing`` in the JSON line says where it fell), one replica is killed
-   with SIGKILL. Its users' WebSockets close; they reconnect
-   through nginx like the browser does (same cookie, same URL; the frontend's waits and
+   with SIGKILL. Its users' WebSockets close; they reconnect through nginx like the browser
+   does (same cookie, same URL; the frontend's waits and
    health pings, tests/stclient.py) and must be back on the same view on the other
    replica: the same query string after the run there (the app writes its widget state
    back into the URL at every run). ``failover_s`` is the worst time from the kill to a
