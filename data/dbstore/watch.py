@@ -34,6 +34,7 @@ own write) are published at once.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -43,6 +44,8 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from data.dbstore import CHANNEL
+
+_LOG = logging.getLogger(__name__)
 
 #: The state row, read on the listener's own connection (autocommit: no open transaction).
 STATE_SQL = "SELECT generation, active FROM lagebild_state WHERE id = 1"
@@ -181,13 +184,18 @@ class StateWatcher:
                 hook(state)
             except Exception as exc:  # the sessions load it themselves (and show the error)
                 failed.append(exc)
+                _LOG.warning("making generation %s ready failed (the sessions load it): %r", state[0], exc)
 
         worker = threading.Thread(target=run, name=f"lagebild-ready-g{state[0]}", daemon=True)
         worker.start()
         worker.join(self.ready_s)
+        late = worker.is_alive()
+        if late:
+            _LOG.warning("generation %s not ready after %.1f s: published, still loading",
+                         state[0], self.ready_s)
         with self._lock:
             self.stats["readied"] += 1
-            self.stats["ready_late"] += worker.is_alive()
+            self.stats["ready_late"] += late
             self.stats["ready_failed"] += bool(failed)
             self.stats["ready_s"] = time.monotonic() - t0
 
