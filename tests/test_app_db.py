@@ -151,6 +151,33 @@ def test_role_rules_on_the_database_path(demo_in_db: str, demo, monkeypatch: pyt
         env.get("LAGEBILD_LOCAL_ROLE") != "viewer")
 
 
+def _new_complaints(path: Path, demo, n: int, prefix: str) -> Path:
+    """A complaints file of ``n`` new noise complaints in August 2026 at demo positions."""
+    path.write_text("complaint_id,received_at,category,lat,lon\n"
+                    + "".join(f"{prefix}-{i},2026-08-0{1 + i % 9}T10:00,laerm,{lat},{lon}\n"
+                              for i, (lat, lon) in enumerate(
+                                  demo["complaints"][["lat", "lon"]].head(n).itertuples(index=False))),
+                    encoding="utf-8")
+    return path
+
+
+def _rerun_until_shown(at: AppTest, before: str, new: str, timeout: float = 10) -> str:
+    """Rerun the session until its complaint count is ``new`` (at most ``timeout`` s, the
+    issue's bound); every rerun shows the old or the new version, never a mix. Returns the
+    count shown last."""
+    import time
+
+    end = time.monotonic() + timeout
+    while True:
+        at.run()
+        assert not at.exception
+        shown = next(m.value for m in at.metric if m.label == "Beschwerden")
+        assert shown in (before, new)  # one version or the other, never a mix
+        if shown == new or time.monotonic() > end:
+            return shown
+        time.sleep(0.05)
+
+
 def test_an_import_reaches_a_running_session_at_its_next_rerun(demo_in_db: str, demo, tmp_path: Path) -> None:
     at = _page()
     before = next(m.value for m in at.metric if m.label == "Beschwerden")
@@ -158,30 +185,13 @@ def test_an_import_reaches_a_running_session_at_its_next_rerun(demo_in_db: str, 
     store = DbStore(demo_in_db)  # another replica (or the CLI) imports new complaints
     from data.importers import prepare_import
 
-    path = tmp_path / "c.csv"
-    path.write_text("complaint_id,received_at,category,lat,lon\n"
-                    + "".join(f"N-{i},2026-08-0{1 + i % 9}T10:00,laerm,{lat},{lon}\n"
-                              for i, (lat, lon) in enumerate(
-                                  demo["complaints"][["lat", "lon"]].head(7).itertuples(index=False))),
-                    encoding="utf-8")
-    report = prepare_import("complaints", path, store=store)
+    report = prepare_import("complaints", _new_complaints(tmp_path / "c.csv", demo, 7, "N"), store=store)
     assert report.records_accepted == 7
     store.commit(report)
     # the replica learns of it by LISTEN/NOTIFY (data/dbstore/watch.py), not by asking the
     # database at every rerun: a rerun racing the notification may still show the old data,
     # whole; within 10 s every rerun shows the new one
-    import time
-
-    end = time.monotonic() + 10
-    while True:
-        at.run()
-        assert not at.exception
-        shown = next(m.value for m in at.metric if m.label == "Beschwerden")
-        assert shown in (before, "7")  # one version or the other, never a mix
-        if shown == "7" or time.monotonic() > end:
-            break
-        time.sleep(0.05)
-    assert shown == "7"
+    assert _rerun_until_shown(at, before, "7") == "7"
     store.engine.dispose()
 
 
@@ -234,7 +244,6 @@ def test_a_new_generation_is_made_ready_before_the_sessions_switch(demo_in_db: s
     it loads and builds nothing (at region scale seconds for every session that reruns then);
     meanwhile the reruns show the old version, whole."""
     import threading
-    import time
 
     import geo.dbbundle
     import geo.model
@@ -259,22 +268,9 @@ def test_a_new_generation_is_made_ready_before_the_sessions_switch(demo_in_db: s
     monkeypatch.setattr(geo.dbbundle, "open_db_bundle", counted_bundle)
     monkeypatch.setattr(geo.model, "build", counted_build)
     store = DbStore(demo_in_db)  # another replica (or the CLI) imports
-    path = tmp_path / "c.csv"
-    path.write_text("complaint_id,received_at,category,lat,lon\n" + "".join(
-        f"R-{i},2026-08-0{1 + i}T10:00,laerm,{lat},{lon}\n"
-        for i, (lat, lon) in enumerate(demo["complaints"][["lat", "lon"]].head(5).itertuples(index=False))),
-        encoding="utf-8")
+    path = _new_complaints(tmp_path / "c.csv", demo, 5, "R")
     generation = store.commit(prepare_import("complaints", path, store=store)).generation
     store.engine.dispose()
-    end = time.monotonic() + 10
-    while True:
-        at.run()
-        assert not at.exception
-        shown = next(m.value for m in at.metric if m.label == "Beschwerden")
-        assert shown in (before, "5")  # one version or the other, never a mix
-        if shown == "5" or time.monotonic() > end:
-            break
-        time.sleep(0.05)
-    assert shown == "5"
+    assert _rerun_until_shown(at, before, "5") == "5"
     ready = f"lagebild-ready-g{generation}"  # the listener's worker, not a session's script run
     assert calls == [("bundle", ready), ("model", ready)]
