@@ -81,13 +81,13 @@ def ready_generation(url: str, generation: int, engine: object) -> None:
     from data.dbstore import redact
 
     label = redact(url)
-    folder, sig = str(_db_folder(label)), f"db:{label}:{generation}"
+    folder, sig = str(_db_folder(label)), _db_sig(label, generation)
     bundle = load_db_bundle(label, generation, engine)
     with _views_lock:
         views = list(_recent_views.items())
     for scope, principal in views:
         view = _restricted(folder, sig, scope, bundle, principal)
-        spatial_model(folder, f"{sig}|{scope}", DEFAULT_RESOLUTION, view)
+        spatial_model(folder, view_signature(sig, scope), DEFAULT_RESOLUTION, view)
 
 
 def _listens() -> bool:
@@ -119,6 +119,17 @@ def _db_folder(label: str) -> Path:
     return Path(label.replace("/", "_"))
 
 
+def _db_sig(label: str, generation: int) -> str:
+    """The signature of one generation of the database store (its cache keys)."""
+    return f"db:{label}:{generation}"
+
+
+def view_signature(sig: str, scope: str) -> str:
+    """The signature of what one principal sees of a data set (``scope``:
+    :attr:`Principal.scope_key`), the key of the caches derived from the restricted view."""
+    return f"{sig}|{scope}"
+
+
 def _db_bundle(url: str) -> tuple[Source, str, DataBundle | None, Exception | None] | None:
     """The database store's active generation, or None when it is not active (demo)."""
     from data.dbstore import read_state, redact
@@ -137,7 +148,7 @@ def _db_bundle(url: str) -> tuple[Source, str, DataBundle | None, Exception | No
     if not active:
         return None
     source = Source(source.folder, "db", generation, label)
-    sig = f"db:{label}:{generation}"
+    sig = _db_sig(label, generation)
     try:
         return source, sig, load_db_bundle(label, generation, engine), None
     except Exception as exc:

@@ -395,7 +395,7 @@ def page() -> Context:
     except ValueError as exc:
         st.error(t("chrome.no_districts", lang, error=md_escape(exc)))
         st.stop()
-    signature = f"{signature}|{principal.scope_key}"
+    signature = cache.view_signature(signature, principal.scope_key)
     demo = source.kind == "demo" or bundle.synthetic
     if demo:
         st.sidebar.warning(t("chrome.demo_badge", lang), icon=":material/science:")

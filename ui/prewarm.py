@@ -75,7 +75,7 @@ def warm() -> dict[str, float]:
     view = cache.restricted_bundle(str(source.folder), sig, principal.scope_key, bundle, principal)
     quarter = view.quarters()[-1]  # the model does not depend on the filters
     ctx = chrome.Context(lang=chrome.DEFAULT_LANG, filters=Filters(quarter, quarter),
-                         bundle=view, source=source, signature=f"{sig}|{principal.scope_key}",
+                         bundle=view, source=source, signature=cache.view_signature(sig, principal.scope_key),
                          principal=principal)
     widgets.spatial_model(ctx)
     steps["model"] = time.perf_counter() - t2
